@@ -1,0 +1,197 @@
+"""The decoding contract, the shared token-by-token loop and the registry.
+
+A strategy depends only on the model's step contract:
+
+- `model.encode(source_ids) -> (state, cache)`;
+- `model.decode_step(prev_ids, state, cache) -> (logits, state, weights)`
+  with float32 logits `(batch, vocab)` and weights `(batch, source_len)`;
+- `model.pad_id`, `model.start_id`, `model.end_id`.
+
+`cache["kernels"]` holds batch-independent weights; every other cache entry
+and every state tensor is batch-major, so a search may repeat or reorder
+rows. Loops run as `keras.ops.while_loop` and stop once every row has
+emitted `end_id`; the model compiles the whole search.
+"""
+
+import inspect
+from typing import Callable
+
+from keras import ops
+
+from keras_bahdanau.layers.probability import LARGE_NEGATIVE
+
+# Longest default output: `max_length` is min(2 * source_len + 10, this).
+MAX_DEFAULT_LENGTH = 256
+
+
+def default_max_length(source_len: int) -> int:
+    """The default output budget: `min(2 * source_len + 10, 256)`."""
+    return min(2 * int(source_len) + 10, MAX_DEFAULT_LENGTH)
+
+
+def check_source(shape) -> None:
+    """Raises `ValueError` for a source that cannot be decoded."""
+    if len(shape) != 2:
+        raise ValueError(
+            "`source_ids` must have rank 2 (batch, source_len). "
+            f"Received: source_ids.shape={tuple(shape)}. Add a batch axis "
+            "for a single sentence."
+        )
+    if shape[0] == 0:
+        raise ValueError(
+            "`source_ids` must hold at least one row. Received: "
+            f"source_ids.shape={tuple(shape)}. Skip the call for an empty "
+            "batch."
+        )
+    if shape[1] == 0:
+        raise ValueError(
+            "`source_ids` must have at least one position. Received: "
+            f"source_ids.shape={tuple(shape)}. Pad empty sentences to "
+            "length 1 with pad_id (they decode to end_id at once)."
+        )
+
+
+def emittable(logits, model):
+    """Logits with `pad_id` and `start_id` made impossible to choose."""
+    vocab = ops.shape(logits)[-1]
+    ids = ops.arange(vocab)
+    banned = ops.logical_or(
+        ops.equal(ids, model.pad_id), ops.equal(ids, model.start_id)
+    )
+    return ops.where(banned, LARGE_NEGATIVE, logits)
+
+
+def empty_rows(cache):
+    """Boolean `(batch,)`: rows whose source is all padding."""
+    return ops.logical_not(ops.any(cache["memory_mask"], axis=1))
+
+
+def write_column(matrix, column, values):
+    """`matrix[:, column] = values` for a rank-2 or rank-3 matrix."""
+    length = ops.shape(matrix)[1]
+    hit = ops.equal(ops.arange(length), column)
+    hit = ops.reshape(hit, (1, -1) + (1,) * (len(matrix.shape) - 2))
+    return ops.where(hit, ops.expand_dims(values, 1), matrix)
+
+
+class DecodingStrategy:
+    """Base class: validated settings and the callable search.
+
+    Subclasses implement `search`, and `noise` when they are random.
+    """
+
+    name = "base"
+
+    def cache_key(self) -> tuple:
+        """Hashable settings: one compiled function per distinct key."""
+        return (self.name,) + tuple(sorted(vars(self).items()))
+
+    def noise(self, batch: int, max_length: int, seed):
+        """Random numbers the search consumes (None when deterministic)."""
+        return None
+
+    def __call__(
+        self, model, source_ids, max_length, noise=None,
+        return_alignments=False
+    ) -> dict:
+        return self.search(
+            model, source_ids, max_length, noise, return_alignments
+        )
+
+    def search(self, model, source_ids, max_length, noise,
+               return_alignments) -> dict:
+        raise NotImplementedError
+
+
+class TokenByTokenStrategy(DecodingStrategy):
+    """One token per row and step; subclasses choose it in `choose`."""
+
+    def choose(self, logits, noise):
+        """Returns int32 `(batch,)` next tokens from emittable logits."""
+        raise NotImplementedError
+
+    def search(self, model, source_ids, max_length, noise,
+               return_alignments) -> dict:
+        state, cache = model.encode(source_ids)
+        batch, source_len = ops.shape(source_ids)[0], source_ids.shape[1]
+        empty = empty_rows(cache)
+        tokens = ops.full((batch, max_length), model.pad_id, "int32")
+        scores = ops.zeros((batch,), "float32")
+        finished = ops.zeros((batch,), "bool")
+        alignments = ops.zeros((batch, max_length, source_len), "float32")
+        prev = ops.full((batch,), model.start_id, "int32")
+
+        def cond(t, prev, state, tokens, scores, finished, alignments):
+            return ops.logical_and(
+                t < max_length, ops.logical_not(ops.all(finished))
+            )
+
+        def body(t, prev, state, tokens, scores, finished, alignments):
+            logits, state, weights = model.decode_step(prev, state, cache)
+            step_noise = None if noise is None else noise[t]
+            token = self.choose(emittable(logits, model), step_noise)
+            # An all-padding source decodes to end_id at once.
+            token = ops.where(
+                ops.logical_and(empty, ops.equal(t, 0)), model.end_id, token
+            )
+            token = ops.where(finished, model.pad_id, token)
+            log_probs = ops.log_softmax(logits, axis=-1)
+            chosen = ops.take_along_axis(log_probs, token[:, None], axis=1)
+            scores = scores + ops.where(finished, 0.0, chosen[:, 0])
+            tokens = write_column(tokens, t, token)
+            if return_alignments:
+                weights = ops.where(
+                    finished[:, None], 0.0, ops.cast(weights, "float32")
+                )
+                alignments = write_column(alignments, t, weights)
+            finished = ops.logical_or(finished, ops.equal(token, model.end_id))
+            return t + 1, token, state, tokens, scores, finished, alignments
+
+        loop = ops.while_loop(
+            cond,
+            body,
+            (0, prev, state, tokens, scores, finished, alignments),
+        )
+        outputs = {"tokens": loop[3], "scores": loop[4]}
+        if return_alignments:
+            outputs["alignments"] = loop[6]
+        return outputs
+
+
+_REGISTRY: "dict[str, Callable]" = {}
+
+
+def register(name: str):
+    """Class decorator adding a strategy to the registry under `name`."""
+
+    def decorator(cls):
+        cls.name = name
+        _REGISTRY[name] = cls
+        return cls
+
+    return decorator
+
+
+def get(name: str, **settings) -> DecodingStrategy:
+    """Builds the strategy `name` from the settings it accepts.
+
+    Args:
+        name: `"greedy"`, `"beam"` or `"sampling"`.
+        **settings: every `generate` setting; each strategy takes the ones
+            it uses (`beam_size`, `length_penalty`, `coverage_penalty` for
+            beam; `temperature`, `top_k`, `top_p` for sampling).
+
+    Returns:
+        The strategy instance.
+
+    Raises:
+        ValueError: unknown name or invalid settings.
+    """
+    if name not in _REGISTRY:
+        raise ValueError(
+            f"`strategy` must be one of {sorted(_REGISTRY)}. "
+            f"Received: strategy={name!r}. Pick one of those."
+        )
+    cls = _REGISTRY[name]
+    accepted = inspect.signature(cls).parameters
+    return cls(**{k: v for k, v in settings.items() if k in accepted})

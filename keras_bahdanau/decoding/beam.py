@@ -1,0 +1,239 @@
+"""Beam search with GNMT length and coverage penalties."""
+
+from keras import ops
+
+from keras_bahdanau.decoding.base import DecodingStrategy
+from keras_bahdanau.decoding.base import emittable
+from keras_bahdanau.decoding.base import empty_rows
+from keras_bahdanau.decoding.base import register
+from keras_bahdanau.decoding.base import write_column
+from keras_bahdanau.layers.probability import LARGE_NEGATIVE
+
+# Coverage below this is clipped before the log (a position never attended).
+_MIN_COVERAGE = 1e-10
+
+
+def length_penalty(length, alpha: float):
+    """GNMT length penalty `((5 + length) / 6) ** alpha` (Wu et al., 2016)."""
+    return ops.power((5.0 + ops.cast(length, "float32")) / 6.0, alpha)
+
+
+def coverage_penalty(coverage, mask, beta: float):
+    """GNMT `beta * sum_j log(min(sum_t a_tj, 1))` over real positions."""
+    clipped = ops.clip(coverage, _MIN_COVERAGE, 1.0)
+    logs = ops.where(mask, ops.log(clipped), 0.0)
+    return beta * ops.sum(logs, axis=-1)
+
+
+def _gather(x, index):
+    """`x[b, index[b, k]]` for `x` of shape `(batch, beams, ...)`."""
+    index = ops.reshape(index, ops.shape(index) + (1,) * (len(x.shape) - 2))
+    return ops.take_along_axis(x, index, axis=1)
+
+
+@register("beam")
+class BeamSearch(DecodingStrategy):
+    """Keeps the `beam_size` best live hypotheses; finished ones are frozen.
+
+    At each step every live beam proposes its `end_id` continuation to the
+    finished set (scored `log p / lp + cp` with the GNMT length penalty
+    `lp = ((5 + |Y|) / 6) ** alpha` and coverage penalty
+    `cp = beta * sum_j log(min(sum_t a_tj, 1))`), and the best `beam_size`
+    other continuations stay live. The finished set keeps its best
+    `beam_size` entries and is never overwritten by live ones. The loop stops
+    when no live beam can still beat the best finished one (an exact bound:
+    log-probabilities only fall) or at `max_length`, where the live beams are
+    finished as they are. With `length_penalty=0` and a beam at least as wide
+    as the number of live hypotheses the search is exact; `beam_size=1` is
+    greedy search.
+
+    Args:
+        beam_size: number of beams, >= 1.
+        length_penalty: alpha >= 0 (0: raw log-probabilities).
+        coverage_penalty: beta >= 0 (0: off).
+
+    Example:
+
+    >>> import numpy as np
+    >>> import keras_bahdanau as kb
+    >>> model = kb.build_model(12, 12, preset="tiny")
+    >>> out = model.generate(np.array([[4, 5, 6]]), strategy="beam",
+    ...                      beam_size=3, max_length=5)
+    >>> out["beam_tokens"].shape
+    (1, 3, 5)
+
+    Reference:
+        Wu et al., "Google's Neural Machine Translation System", 2016, §7.
+    """
+
+    def __init__(
+        self,
+        beam_size: int = 4,
+        length_penalty: float = 0.0,
+        coverage_penalty: float = 0.0,
+    ):
+        if (
+            isinstance(beam_size, bool)
+            or not isinstance(beam_size, int)
+            or beam_size < 1
+        ):
+            raise ValueError(
+                "`beam_size` must be an int >= 1, e.g. beam_size=4. "
+                f"Received: beam_size={beam_size!r}."
+            )
+        for name, value in (
+            ("length_penalty", length_penalty),
+            ("coverage_penalty", coverage_penalty),
+        ):
+            if isinstance(value, bool) or not isinstance(
+                value, (int, float)
+            ) or value < 0:
+                raise ValueError(
+                    f"`{name}` must be a number >= 0, e.g. {name}=0.6. "
+                    f"Received: {name}={value!r}."
+                )
+        self.beam_size = beam_size
+        self.length_penalty = float(length_penalty)
+        self.coverage_penalty = float(coverage_penalty)
+
+    def search(self, model, source_ids, max_length, noise,
+               return_alignments) -> dict:
+        k = self.beam_size
+        alpha, beta = self.length_penalty, self.coverage_penalty
+        state, cache = model.encode(source_ids)
+        batch, source_len = ops.shape(source_ids)[0], source_ids.shape[1]
+        empty = ops.repeat(empty_rows(cache), k, axis=0)
+        mask = ops.reshape(
+            ops.repeat(cache["memory_mask"], k, axis=0), (-1, k, source_len)
+        )
+        # The memory is expanded to batch * beam_size rows once.
+        cache = {
+            name: value if name == "kernels" else ops.repeat(value, k, axis=0)
+            for name, value in cache.items()
+        }
+        state = tuple(ops.repeat(s, k, axis=0) for s in state)
+        end = model.end_id
+        align_len = max_length if return_alignments else 1
+        first = ops.reshape(ops.arange(k) == 0, (1, k))
+        alive_logp = ops.where(first, 0.0, LARGE_NEGATIVE)
+        alive_logp = ops.broadcast_to(alive_logp, (batch, k))
+        zeros_seq = ops.full((batch, k, max_length), model.pad_id, "int32")
+        zeros_cov = ops.zeros((batch, k, source_len), "float32")
+        zeros_align = ops.zeros((batch, k, align_len, source_len), "float32")
+        alive = (alive_logp, zeros_seq, zeros_cov, zeros_align)
+        done = (
+            ops.full((batch, k), LARGE_NEGATIVE, "float32"),
+            zeros_seq,
+            zeros_align,
+        )
+        prev = ops.full((batch * k,), model.start_id, "int32")
+
+        def cond(t, prev, state, alive, done):
+            best_done = ops.max(done[0], axis=1)
+            bound = ops.max(alive[0], axis=1) / length_penalty(
+                max_length, alpha
+            )
+            return ops.logical_and(
+                t < max_length, ops.any(best_done < bound)
+            )
+
+        def body(t, prev, state, alive, done):
+            alive_logp, alive_seq, alive_cov, alive_align = alive
+            logits, state, weights = model.decode_step(prev, state, cache)
+            vocab = logits.shape[-1]
+            log_probs = emittable(ops.log_softmax(logits, axis=-1), model)
+            # An all-padding source decodes to end_id at once.
+            force = ops.logical_and(empty, ops.equal(t, 0))
+            log_probs = ops.where(
+                ops.logical_and(
+                    force[:, None], ops.not_equal(ops.arange(vocab), end)
+                ),
+                LARGE_NEGATIVE,
+                log_probs,
+            )
+            log_probs = ops.reshape(log_probs, (-1, k, vocab))
+            weights = ops.reshape(
+                ops.cast(weights, "float32"), (-1, k, source_len)
+            )
+            coverage = alive_cov + weights
+            if return_alignments:
+                steps = write_column(
+                    ops.reshape(alive_align, (-1, align_len, source_len)),
+                    t,
+                    ops.reshape(weights, (-1, source_len)),
+                )
+                steps = ops.reshape(
+                    steps, (-1, k, align_len, source_len)
+                )
+            else:
+                steps = alive_align
+
+            # The best k continuations; those that end join the finished
+            # set, the others stay live (k=1 is greedy search).
+            candidates = ops.reshape(
+                alive_logp[:, :, None] + log_probs, (-1, k * vocab)
+            )
+            cand_logp, index = ops.top_k(candidates, k)
+            source_beam = index // vocab
+            token = ops.cast(index % vocab, "int32")
+            cand_seq = ops.reshape(
+                write_column(
+                    ops.reshape(_gather(alive_seq, source_beam),
+                                (-1, max_length)),
+                    t,
+                    ops.reshape(token, (-1,)),
+                ),
+                (-1, k, max_length),
+            )
+            cand_cov = _gather(coverage, source_beam)
+            cand_steps = _gather(steps, source_beam)
+            real = cand_logp > LARGE_NEGATIVE / 2
+            ends = ops.logical_and(real, ops.equal(token, end))
+            end_score = cand_logp / length_penalty(t + 1, alpha)
+            if beta:
+                end_score = end_score + coverage_penalty(cand_cov, mask, beta)
+            end_score = ops.where(ends, end_score, LARGE_NEGATIVE)
+            done = _merge(done, (end_score, cand_seq, cand_steps), k)
+            live_logp = ops.where(
+                ops.logical_or(ends, ops.logical_not(real)),
+                LARGE_NEGATIVE,
+                cand_logp,
+            )
+            alive = (live_logp, cand_seq, cand_cov, cand_steps)
+            rows = ops.arange(ops.shape(source_beam)[0])[:, None] * k
+            flat = ops.reshape(rows + source_beam, (-1,))
+            state = tuple(ops.take(s, flat, axis=0) for s in state)
+            return t + 1, ops.reshape(token, (-1,)), state, alive, done
+
+        t, _, _, alive, done = ops.while_loop(
+            cond, body, (0, prev, state, alive, done)
+        )
+        # Live beams left at the end are finished as they are (truncated).
+        alive_logp, alive_seq, alive_cov, alive_align = alive
+        alive_score = alive_logp / length_penalty(t, alpha)
+        if beta:
+            alive_score = alive_score + coverage_penalty(alive_cov, mask, beta)
+        alive_score = ops.where(
+            alive_logp > LARGE_NEGATIVE / 2, alive_score, LARGE_NEGATIVE
+        )
+        scores, seqs, aligns = _merge(
+            done, (alive_score, alive_seq, alive_align), k
+        )
+        outputs = {
+            "tokens": seqs[:, 0],
+            "scores": scores[:, 0],
+            "beam_tokens": seqs,
+            "beam_scores": scores,
+        }
+        if return_alignments:
+            outputs["alignments"] = aligns[:, 0]
+        return outputs
+
+
+def _merge(done, candidates, k):
+    """The best `k` of the finished set and new candidates (done first)."""
+    scores = ops.concatenate([done[0], candidates[0]], axis=1)
+    top_scores, index = ops.top_k(scores, k)
+    seqs = _gather(ops.concatenate([done[1], candidates[1]], axis=1), index)
+    aligns = _gather(ops.concatenate([done[2], candidates[2]], axis=1), index)
+    return top_scores, seqs, aligns

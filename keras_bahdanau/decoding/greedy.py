@@ -1,0 +1,25 @@
+"""Greedy search: the most likely token at every step."""
+
+from keras import ops
+
+from keras_bahdanau.decoding.base import TokenByTokenStrategy
+from keras_bahdanau.decoding.base import register
+
+
+@register("greedy")
+class GreedySearch(TokenByTokenStrategy):
+    """Emits `argmax` of the emittable logits until `end_id`.
+
+    Example:
+
+    >>> import numpy as np
+    >>> import keras_bahdanau as kb
+    >>> model = kb.build_model(12, 12, preset="tiny")
+    >>> out = model.generate(np.array([[4, 5, 6]]), strategy="greedy",
+    ...                      max_length=5)
+    >>> out["tokens"].shape
+    (1, 5)
+    """
+
+    def choose(self, logits, noise):
+        return ops.cast(ops.argmax(logits, axis=-1), "int32")

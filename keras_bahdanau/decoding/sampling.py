@@ -1,0 +1,88 @@
+"""Random sampling with temperature, top-k and nucleus (top-p) filters."""
+
+import keras
+from keras import ops
+
+from keras_bahdanau.decoding.base import TokenByTokenStrategy
+from keras_bahdanau.decoding.base import register
+from keras_bahdanau.layers.probability import LARGE_NEGATIVE
+
+
+@register("sampling")
+class RandomSampling(TokenByTokenStrategy):
+    """Samples each token from the filtered, tempered distribution.
+
+    The logits are divided by `temperature`, restricted to the `top_k` most
+    likely tokens and then to the smallest set whose probability reaches
+    `top_p` (the most likely token always stays). A token is drawn by
+    inverting the cumulative distribution with one uniform number per row
+    and step; the numbers are drawn up front from `seed`, so the same seed
+    gives the same samples on every backend run. `top_k=1` is greedy.
+
+    Args:
+        temperature: > 0; below 1 sharpens, above 1 flattens.
+        top_k: keep the k most likely tokens (None: all).
+        top_p: nucleus mass in (0, 1] (None: no nucleus filter).
+
+    Example:
+
+    >>> import numpy as np
+    >>> import keras_bahdanau as kb
+    >>> model = kb.build_model(12, 12, preset="tiny")
+    >>> a = model.generate(np.array([[4, 5]]), strategy="sampling", seed=3,
+    ...                    max_length=4)
+    >>> b = model.generate(np.array([[4, 5]]), strategy="sampling", seed=3,
+    ...                    max_length=4)
+    >>> bool((a["tokens"] == b["tokens"]).all())
+    True
+    """
+
+    def __init__(self, temperature: float = 1.0, top_k=None, top_p=None):
+        if isinstance(temperature, bool) or not isinstance(
+            temperature, (int, float)
+        ) or not temperature > 0:
+            raise ValueError(
+                "`temperature` must be a number > 0, e.g. temperature=0.7. "
+                f"Received: temperature={temperature!r}."
+            )
+        if top_k is not None and (
+            isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1
+        ):
+            raise ValueError(
+                "`top_k` must be None or an int >= 1, e.g. top_k=10. "
+                f"Received: top_k={top_k!r}."
+            )
+        if top_p is not None and (
+            isinstance(top_p, bool)
+            or not isinstance(top_p, (int, float))
+            or not 0.0 < top_p <= 1.0
+        ):
+            raise ValueError(
+                "`top_p` must be None or a number in (0, 1], e.g. "
+                f"top_p=0.9. Received: top_p={top_p!r}."
+            )
+        self.temperature = float(temperature)
+        self.top_k = top_k
+        self.top_p = None if top_p is None else float(top_p)
+
+    def noise(self, batch, max_length, seed):
+        return keras.random.uniform((max_length, batch), seed=seed)
+
+    def choose(self, logits, noise):
+        logits = logits / self.temperature
+        vocab = logits.shape[-1]
+        if self.top_k is not None and self.top_k < vocab:
+            kth = ops.top_k(logits, self.top_k)[0][:, -1:]
+            logits = ops.where(logits < kth, LARGE_NEGATIVE, logits)
+        probs = ops.softmax(logits, axis=-1)
+        if self.top_p is not None and self.top_p < 1.0:
+            sorted_probs = ops.flip(ops.sort(probs, axis=-1), axis=-1)
+            before = ops.cumsum(sorted_probs, axis=-1) - sorted_probs
+            # The smallest probability still inside the nucleus.
+            inside = ops.where(before < self.top_p, sorted_probs, 2.0)
+            threshold = ops.min(inside, axis=-1, keepdims=True)
+            probs = ops.where(probs < threshold, 0.0, probs)
+        cumulative = ops.cumsum(probs, axis=-1)
+        target = noise[:, None] * cumulative[:, -1:]
+        index = ops.sum(ops.cast(cumulative <= target, "int32"), axis=-1)
+        return ops.minimum(index, vocab - 1)

@@ -1,0 +1,526 @@
+"""AttentiveDecoder: the RNNsearch decoder with one shared step function."""
+
+from typing import Callable
+
+import keras
+from keras import ops
+
+from keras_bahdanau.layers.attention import BahdanauAttention
+from keras_bahdanau.layers.recurrence import GATES
+from keras_bahdanau.layers.recurrence import cell_update
+from keras_bahdanau.layers.validation import check_choice
+from keras_bahdanau.layers.validation import check_positive_int
+from keras_bahdanau.layers.validation import check_rank
+from keras_bahdanau.layers.validation import check_rate
+
+BRIDGES = ("backward", "mean", "zeros")
+ATTENTIONS = ("bahdanau", None)
+
+
+@keras.saving.register_keras_serializable(package="keras_bahdanau")
+class AttentiveDecoder(keras.layers.Layer):
+    """The attentive RNN decoder of Bahdanau et al. (2015), section 3.1.
+
+    Step i (paper order, appendix A.2.2):
+
+        e_ij = v_a^T tanh(W_a s_{i-1} + U_a h_j)   score with s_{i-1} (eq. 6)
+        alpha_i = softmax(e_i) over real positions                  (eq. 6)
+        c_i = sum_j alpha_ij h_j                                     (eq. 5)
+        s_i = RNN([E y_{i-1}; c_i], s_{i-1})                         (eq. 4)
+        logits_i = W_o maxout(U_o s_i + C_o c_i + V_o E y_{i-1})  (deep out)
+
+    The initial state is s_0 = tanh(W_s h_1_backward) (`bridge="backward"`,
+    the backward half of the first annotation), or a masked mean of the
+    memory (`"mean"`), or zeros. `attention=None` is the plain RNN
+    encoder-decoder: the context is fixed to s_0 at every step.
+
+    One step function (`step`) serves teacher forcing (`call` runs it over
+    time with `keras.ops.scan`) and generation, so the two cannot drift.
+    The memory keys `U_a h_j` are computed once per sequence (`prepare`),
+    `W_a` and the recurrent kernel share one matmul per step, the embedding
+    part of the cell input is projected for all steps before the loop, and
+    the output layer runs once over all steps after it.
+
+    The GRU is Keras' `reset_after=True` variant by default (the reset gate
+    multiplies the projected state, one matmul for all gates);
+    `reset_after=False` is the paper's form `U [r * s_{i-1}]`.
+
+    Args:
+        vocab_size: number of target token ids.
+        embedding_dim: size of the target embedding E.
+        units: decoder RNN units (size of s_i).
+        attention_units: hidden size of the attention MLP (`v_a` length).
+        cell: `"gru"` or `"lstm"`.
+        attention: `"bahdanau"` or `None` (no attention).
+        normalize: weight-normalised attention score.
+        probability_fn: `"softmax"`, `"sparsemax"` or a callable.
+        dropout: dropout rate on embeddings and output features, in [0, 1).
+        maxout_units: size of the maxout layer of the deep output (the
+            paper uses 500); `None` projects the features to logits directly.
+        deep_output: feed [s_i; c_i; E y_{i-1}] to the output layer (the
+            paper); `False` feeds s_i alone.
+        bridge: `"backward"`, `"mean"` or `"zeros"` initial state.
+        reset_after: GRU variant, see above.
+        kernel_initializer: initializer of input and output kernels.
+        recurrent_initializer: initializer of the recurrent kernel.
+        **kwargs: base `keras.layers.Layer` arguments.
+
+    Call arguments:
+        target_ids: int `(batch, target_len)`, the previous tokens y_{i-1}
+            (start token first: teacher forcing).
+        memory: `(batch, source_len, memory_dim)` from the encoder.
+        memory_mask: optional boolean `(batch, source_len)`; taken from the
+            Keras mask of `memory` when omitted.
+        initial_state: optional s_0 `(batch, units)` (GRU) or `[h, c]`
+            (LSTM); computed by the bridge when omitted.
+        return_attention_scores: also return the alignments.
+        training: enables dropout.
+
+    Returns:
+        float32 logits `(batch, target_len, vocab_size)`; with
+        `return_attention_scores`, `(logits, alignments)` with alignments
+        `(batch, target_len, source_len)` (zeros when `attention=None`).
+
+    Example:
+
+    >>> import numpy as np
+    >>> import keras_bahdanau as kb
+    >>> decoder = kb.AttentiveDecoder(12, 8, units=6, attention_units=5)
+    >>> memory = np.random.rand(2, 7, 10).astype("float32")
+    >>> logits = decoder(np.array([[1, 4, 5], [1, 6, 0]]), memory)
+    >>> tuple(logits.shape)
+    (2, 3, 12)
+
+    Reference:
+        Bahdanau, Cho and Bengio, "Neural Machine Translation by Jointly
+        Learning to Align and Translate", ICLR 2015, appendix A.2.
+    """
+
+    def __init__(
+        self,
+        vocab_size: int,
+        embedding_dim: int,
+        units: int,
+        attention_units: int,
+        cell: str = "gru",
+        attention: "str | None" = "bahdanau",
+        normalize: bool = False,
+        probability_fn: "str | Callable" = "softmax",
+        dropout: float = 0.0,
+        maxout_units: "int | None" = None,
+        deep_output: bool = True,
+        bridge: str = "backward",
+        reset_after: bool = True,
+        kernel_initializer: str = "glorot_uniform",
+        recurrent_initializer: str = "orthogonal",
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        check_positive_int("vocab_size", vocab_size, "vocab_size=8000")
+        check_positive_int("embedding_dim", embedding_dim, "embedding_dim=256")
+        check_positive_int("units", units, "units=512")
+        check_positive_int(
+            "attention_units", attention_units, "attention_units=512"
+        )
+        check_choice("cell", cell, tuple(GATES))
+        check_choice("attention", attention, ATTENTIONS)
+        check_choice("bridge", bridge, BRIDGES)
+        check_rate("dropout", dropout)
+        if maxout_units is not None:
+            check_positive_int("maxout_units", maxout_units, "maxout_units=500")
+        self.vocab_size = vocab_size
+        self.embedding_dim = embedding_dim
+        self.units = units
+        self.attention_units = attention_units
+        self.cell = cell
+        self.attention = attention
+        self.normalize = normalize
+        self.probability_fn = probability_fn
+        self.dropout = dropout
+        self.maxout_units = maxout_units
+        self.deep_output = deep_output
+        self.bridge = bridge
+        self.reset_after = reset_after
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.recurrent_initializer = keras.initializers.get(
+            recurrent_initializer
+        )
+        policy = self.dtype_policy
+        self.embedding = keras.layers.Embedding(
+            vocab_size, embedding_dim, name="embedding", dtype=policy
+        )
+        self.embedding_dropout = keras.layers.Dropout(
+            dropout, name="embedding_dropout", dtype=policy
+        )
+        self.output_dropout = keras.layers.Dropout(
+            dropout, name="output_dropout", dtype=policy
+        )
+        self.attention_layer = None
+        if attention == "bahdanau":
+            self.attention_layer = BahdanauAttention(
+                attention_units,
+                normalize=normalize,
+                probability_fn=probability_fn,
+                kernel_initializer=kernel_initializer,
+                name="attention",
+                dtype=policy,
+            )
+        self.bridge_layer = None
+        if bridge != "zeros":
+            self.bridge_layer = keras.layers.Dense(
+                units,
+                activation="tanh",
+                kernel_initializer=kernel_initializer,
+                name="bridge",
+                dtype=policy,
+            )
+        self.maxout_layer = None
+        if maxout_units is not None:
+            self.maxout_layer = keras.layers.Dense(
+                2 * maxout_units,
+                kernel_initializer=kernel_initializer,
+                name="maxout",
+                dtype=policy,
+            )
+        self.output_layer = keras.layers.Dense(
+            vocab_size,
+            kernel_initializer=kernel_initializer,
+            name="logits",
+            dtype=policy,
+        )
+
+    # ------------------------------------------------------------------ build
+    def build(self, target_ids_shape, memory_shape, initial_state_shape=None):
+        check_rank("target_ids", target_ids_shape, (2,))
+        check_rank("memory", memory_shape, (3,))
+        memory_dim = memory_shape[-1]
+        if memory_dim is None:
+            raise ValueError(
+                "The last dimension of `memory` must be known. "
+                f"Received: memory_shape={memory_shape}."
+            )
+        if self.bridge == "backward" and memory_dim % 2:
+            raise ValueError(
+                "`bridge='backward'` reads the backward half of a "
+                "bidirectional memory, so `memory` needs an even last "
+                f"dimension. Received: memory_shape={memory_shape}. Use "
+                "bridge='mean' for other encoders."
+            )
+        batch = memory_shape[0]
+        self.embedding.build(target_ids_shape)
+        if self.attention_layer is not None:
+            self.attention_layer.build((batch, self.units), memory_shape)
+            context_dim = memory_dim
+        else:
+            context_dim = self.units
+        self.context_dim = context_dim
+        if self.bridge_layer is not None:
+            bridge_dim = memory_dim // 2 if self.bridge == "backward" else (
+                memory_dim
+            )
+            self.bridge_layer.build((batch, bridge_dim))
+        gate_units = GATES[self.cell] * self.units
+        self.input_kernel = self.add_weight(
+            name="input_kernel",
+            shape=(self.embedding_dim, gate_units),
+            initializer=self.kernel_initializer,
+        )
+        self.context_kernel = self.add_weight(
+            name="context_kernel",
+            shape=(context_dim, gate_units),
+            initializer=self.kernel_initializer,
+        )
+        self.recurrent_kernel = self.add_weight(
+            name="recurrent_kernel",
+            shape=(self.units, gate_units),
+            initializer=self.recurrent_initializer,
+        )
+        self.bias = self.add_weight(
+            name="bias",
+            shape=(gate_units,),
+            initializer=self._bias_initializer,
+        )
+        if self.cell == "gru" and self.reset_after:
+            self.recurrent_bias = self.add_weight(
+                name="recurrent_bias", shape=(gate_units,), initializer="zeros"
+            )
+        features_dim = self.units
+        if self.deep_output:
+            features_dim += context_dim + self.embedding_dim
+        features_shape = (batch, None, features_dim)
+        if self.maxout_layer is not None:
+            self.maxout_layer.build(features_shape)
+            features_shape = (batch, None, self.maxout_units)
+        self.output_layer.build(features_shape)
+        self.built = True
+
+    def _bias_initializer(self, shape, dtype=None):
+        if self.cell != "lstm":
+            return ops.zeros(shape, dtype=dtype)
+        # Forget-gate bias 1 (Jozefowicz et al., 2015), as Keras' LSTM.
+        units = self.units
+        return ops.concatenate(
+            [
+                ops.zeros((units,), dtype=dtype),
+                ops.ones((units,), dtype=dtype),
+                ops.zeros((2 * units,), dtype=dtype),
+            ]
+        )
+
+    # --------------------------------------------------------- step contract
+    def initial_state(self, memory, memory_mask=None):
+        """The bridge: s_0 from the memory, as a tuple of state tensors.
+
+        Args:
+            memory: `(batch, source_len, memory_dim)`.
+            memory_mask: optional boolean `(batch, source_len)`.
+
+        Returns:
+            `(s_0,)` for GRU, `(h_0, c_0)` for LSTM (c_0 = 0), each
+            `(batch, units)`.
+        """
+        memory = ops.cast(memory, self.compute_dtype)
+        batch = ops.shape(memory)[0]
+        zeros = ops.zeros((batch, self.units), dtype=self.compute_dtype)
+        if self.bridge == "zeros":
+            h = zeros
+        elif self.bridge == "backward":
+            half = memory.shape[-1] // 2
+            h = self.bridge_layer(memory[:, 0, half:])
+        else:
+            if memory_mask is None:
+                summary = ops.mean(memory, axis=1)
+            else:
+                weights = ops.cast(memory_mask, memory.dtype)[:, :, None]
+                total = ops.sum(memory * weights, axis=1)
+                count = ops.maximum(ops.sum(weights, axis=1), 1.0)
+                summary = total / count
+            h = self.bridge_layer(summary)
+        return (h, zeros) if self.cell == "lstm" else (h,)
+
+    def prepare(self, memory, memory_mask=None, initial_state=None):
+        """Everything the step needs that is fixed for a source batch.
+
+        Args:
+            memory: `(batch, source_len, memory_dim)`.
+            memory_mask: optional boolean `(batch, source_len)`.
+            initial_state: optional initial state; the bridge otherwise.
+
+        Returns:
+            `(state, cache)`: the initial state tuple and a dict with the
+            batch-major tensors `memory` (zeroed at padding), `memory_mask`,
+            `keys` (`U_a h_j`) or `context` (fixed, `attention=None`), and
+            `kernels` (batch-independent fused weights; a search that
+            expands or reorders the batch leaves `kernels` alone).
+        """
+        memory = ops.cast(memory, self.compute_dtype)
+        if memory_mask is None:
+            memory_mask = ops.ones(ops.shape(memory)[:2], dtype="bool")
+        memory_mask = ops.cast(memory_mask, "bool")
+        memory = ops.where(memory_mask[:, :, None], memory, 0.0)
+        if initial_state is None:
+            state = self.initial_state(memory, memory_mask)
+        else:
+            state = _as_state(initial_state, self.cell)
+            state = tuple(ops.cast(s, self.compute_dtype) for s in state)
+        cache = {"memory": memory, "memory_mask": memory_mask}
+        if self.attention_layer is not None:
+            cache["keys"] = self.attention_layer.precompute_keys(memory)
+        else:
+            cache["context"] = state[0]
+        cache["kernels"] = self._fused_kernels()
+        return state, cache
+
+    def _fused_kernels(self):
+        """One matrix for everything that multiplies s_{i-1}: [W_a | U]."""
+        recurrent = self.recurrent_kernel
+        if self.cell == "gru" and not self.reset_after:
+            recurrent = recurrent[:, : 2 * self.units]
+        if self.attention_layer is not None:
+            fused = ops.concatenate([self.attention_layer.W_a, recurrent], 1)
+        else:
+            fused = recurrent
+        return {"state": fused}
+
+    def _embed(self, ids, training=None):
+        embedded = self.embedding(ids)
+        return self.embedding_dropout(embedded, training=training)
+
+    def _core(self, input_projection, state, cache):
+        """s_{i-1} -> (s_i, c_i, alpha_i), given E y_{i-1} projected."""
+        h_prev = state[0]
+        projected = ops.matmul(h_prev, cache["kernels"]["state"])
+        if self.attention_layer is not None:
+            attention_units = self.attention_units
+            query = projected[:, :attention_units]
+            recurrent = projected[:, attention_units:]
+            context, weights = self.attention_layer.attend(
+                query, cache["memory"], cache["keys"], cache["memory_mask"]
+            )
+        else:
+            recurrent = projected
+            context = cache["context"]
+            weights = ops.zeros(
+                ops.shape(cache["memory_mask"]), dtype=self.compute_dtype
+            )
+        inputs = input_projection + ops.matmul(context, self.context_kernel)
+        new_state = cell_update(self, inputs, recurrent, state)
+        return new_state, context, weights
+
+    def _logits(self, h, context, embedded, training=None):
+        if self.deep_output:
+            features = ops.concatenate([h, context, embedded], axis=-1)
+        else:
+            features = h
+        features = self.output_dropout(features, training=training)
+        if self.maxout_layer is not None:
+            pre = self.maxout_layer(features)
+            shape = ops.shape(pre)[:-1] + (self.maxout_units, 2)
+            features = ops.max(ops.reshape(pre, shape), axis=-1)
+        return ops.cast(self.output_layer(features), "float32")
+
+    def step(self, prev_ids, state, cache, training=None):
+        """One decoding step from y_{i-1} and s_{i-1}.
+
+        Args:
+            prev_ids: int `(batch,)`, the previous tokens.
+            state: state tuple from `prepare` or the previous step.
+            cache: the cache from `prepare`.
+            training: enables dropout.
+
+        Returns:
+            `(logits, state, weights)`: float32 logits `(batch, vocab)`,
+            the new state tuple and the alignment `(batch, source_len)`.
+        """
+        embedded = self._embed(prev_ids, training=training)
+        input_projection = ops.matmul(embedded, self.input_kernel) + self.bias
+        new_state, context, weights = self._core(
+            input_projection, state, cache
+        )
+        logits = self._logits(new_state[0], context, embedded, training)
+        return logits, new_state, weights
+
+    # ----------------------------------------------------------------- call
+    def call(
+        self,
+        target_ids,
+        memory,
+        memory_mask=None,
+        initial_state=None,
+        return_attention_scores=False,
+        training=None,
+    ):
+        check_rank("target_ids", target_ids.shape, (2,))
+        check_rank("memory", memory.shape, (3,))
+        _check_same_batch(target_ids.shape, memory.shape)
+        if memory_mask is not None:
+            check_rank("memory_mask", memory_mask.shape, (2,))
+        state, cache = self.prepare(memory, memory_mask, initial_state)
+        embedded = self._embed(target_ids, training=training)
+        # One matmul for the embedding part of every step's cell input.
+        input_projection = ops.matmul(embedded, self.input_kernel) + self.bias
+        batch = ops.shape(memory)[0]
+        context0 = ops.zeros((batch, self.context_dim), self.compute_dtype)
+        weights0 = ops.zeros(ops.shape(memory)[:2], self.compute_dtype)
+
+        def body(carry, x):
+            new_state, context, weights = self._core(x, carry[0], cache)
+            out = (new_state, context, weights)
+            return out, out
+
+        _, (states, contexts, weights) = ops.scan(
+            body,
+            (state, context0, weights0),
+            ops.transpose(input_projection, (1, 0, 2)),
+        )
+        h = ops.transpose(states[0], (1, 0, 2))
+        contexts = ops.transpose(contexts, (1, 0, 2))
+        logits = self._logits(h, contexts, embedded, training)
+        if return_attention_scores:
+            alignments = ops.transpose(weights, (1, 0, 2))
+            return logits, ops.cast(alignments, "float32")
+        return logits
+
+    def compute_output_spec(
+        self,
+        target_ids,
+        memory,
+        memory_mask=None,
+        initial_state=None,
+        return_attention_scores=False,
+        training=None,
+    ):
+        batch, length = target_ids.shape
+        logits = keras.KerasTensor(
+            (batch, length, self.vocab_size), dtype="float32"
+        )
+        if not return_attention_scores:
+            return logits
+        alignments = keras.KerasTensor(
+            (batch, length, memory.shape[1]), dtype="float32"
+        )
+        return logits, alignments
+
+    def get_config(self):
+        probability_fn = self.probability_fn
+        if not isinstance(probability_fn, str):
+            probability_fn = keras.saving.serialize_keras_object(
+                probability_fn
+            )
+        return {
+            **super().get_config(),
+            "vocab_size": self.vocab_size,
+            "embedding_dim": self.embedding_dim,
+            "units": self.units,
+            "attention_units": self.attention_units,
+            "cell": self.cell,
+            "attention": self.attention,
+            "normalize": self.normalize,
+            "probability_fn": probability_fn,
+            "dropout": self.dropout,
+            "maxout_units": self.maxout_units,
+            "deep_output": self.deep_output,
+            "bridge": self.bridge,
+            "reset_after": self.reset_after,
+            "kernel_initializer": keras.initializers.serialize(
+                self.kernel_initializer
+            ),
+            "recurrent_initializer": keras.initializers.serialize(
+                self.recurrent_initializer
+            ),
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        if isinstance(config.get("probability_fn"), dict):
+            config["probability_fn"] = keras.saving.deserialize_keras_object(
+                config["probability_fn"]
+            )
+        return cls(**config)
+
+
+def _as_state(initial_state, cell):
+    if isinstance(initial_state, (list, tuple)):
+        state = tuple(initial_state)
+    else:
+        state = (initial_state,)
+    expected = 2 if cell == "lstm" else 1
+    if len(state) != expected:
+        raise ValueError(
+            f"`initial_state` must hold {expected} tensor(s) for "
+            f"cell={cell!r} ([h, c] for LSTM, h for GRU). Received "
+            f"{len(state)}. Pass the state in that form."
+        )
+    return state
+
+
+def _check_same_batch(target_shape, memory_shape):
+    a, b = target_shape[0], memory_shape[0]
+    if a is not None and b is not None and a != b:
+        raise ValueError(
+            "`target_ids` and `memory` must have the same batch size. "
+            f"Received: target_ids.shape={tuple(target_shape)}, "
+            f"memory.shape={tuple(memory_shape)}. Pass one target row per "
+            "source row."
+        )

@@ -1,0 +1,121 @@
+"""BidirectionalEncoder: embedding + bidirectional RNN -> annotations."""
+
+import keras
+from keras import ops
+
+from keras_bahdanau.layers.validation import check_choice
+from keras_bahdanau.layers.validation import check_positive_int
+from keras_bahdanau.layers.validation import check_rank
+from keras_bahdanau.layers.validation import check_rate
+
+CELLS = ("gru", "lstm")
+
+
+@keras.saving.register_keras_serializable(package="keras_bahdanau")
+class BidirectionalEncoder(keras.layers.Layer):
+    """The bidirectional RNN encoder of Bahdanau et al. (2015), section 3.2.
+
+    Each source token x_j is embedded and read by a forward and a backward
+    RNN; the annotation of position j is h_j = [h_j_forward; h_j_backward]
+    (eq. 7 context). Padding (`token_ids == pad_id`) is skipped by both
+    directions, so `h_1_backward` (the backward half of position 0) is the
+    backward RNN's state after reading the whole real sentence: the input of
+    the paper's initial decoder state s_0 = tanh(W_s h_1_backward).
+
+    Args:
+        vocab_size: number of source token ids.
+        embedding_dim: size of the source embedding.
+        units: hidden units per direction; the memory has `2 * units`.
+        cell: `"gru"` or `"lstm"`.
+        dropout: dropout rate on the embeddings, in [0, 1).
+        pad_id: the padding id, masked everywhere.
+        **kwargs: base `keras.layers.Layer` arguments.
+
+    Call arguments:
+        token_ids: int `(batch, source_len)`.
+        training: enables dropout.
+
+    Returns:
+        The memory `(batch, source_len, 2 * units)`, zero at padded
+        positions, with Keras mask `token_ids != pad_id`.
+
+    Example:
+
+    >>> import numpy as np
+    >>> import keras_bahdanau as kb
+    >>> encoder = kb.BidirectionalEncoder(20, embedding_dim=8, units=4)
+    >>> memory = encoder(np.array([[5, 6, 7, 0]]))
+    >>> tuple(memory.shape)
+    (1, 4, 8)
+    """
+
+    def __init__(
+        self,
+        vocab_size: int,
+        embedding_dim: int,
+        units: int,
+        cell: str = "gru",
+        dropout: float = 0.0,
+        pad_id: int = 0,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        check_positive_int("vocab_size", vocab_size, "vocab_size=8000")
+        check_positive_int("embedding_dim", embedding_dim, "embedding_dim=256")
+        check_positive_int("units", units, "units=256")
+        check_choice("cell", cell, CELLS)
+        check_rate("dropout", dropout)
+        self.vocab_size = vocab_size
+        self.embedding_dim = embedding_dim
+        self.units = units
+        self.cell = cell
+        self.dropout = dropout
+        self.pad_id = pad_id
+        self.supports_masking = True
+        self.embedding = keras.layers.Embedding(
+            vocab_size,
+            embedding_dim,
+            name="embedding",
+            dtype=self.dtype_policy,
+        )
+        self.embedding_dropout = keras.layers.Dropout(
+            dropout, name="embedding_dropout", dtype=self.dtype_policy
+        )
+        rnn = keras.layers.GRU if cell == "gru" else keras.layers.LSTM
+        self.rnn = keras.layers.Bidirectional(
+            rnn(units, return_sequences=True, dtype=self.dtype_policy),
+            name="birnn",
+            dtype=self.dtype_policy,
+        )
+
+    def build(self, token_ids_shape):
+        check_rank("token_ids", token_ids_shape, (2,))
+        self.embedding.build(token_ids_shape)
+        embedded_shape = tuple(token_ids_shape) + (self.embedding_dim,)
+        self.rnn.build(embedded_shape)
+        self.built = True
+
+    def call(self, token_ids, training=None):
+        check_rank("token_ids", token_ids.shape, (2,))
+        mask = ops.not_equal(token_ids, self.pad_id)
+        embedded = self.embedding(token_ids)
+        embedded = self.embedding_dropout(embedded, training=training)
+        memory = self.rnn(embedded, mask=mask, training=training)
+        return ops.where(mask[:, :, None], memory, 0.0)
+
+    def compute_mask(self, token_ids, previous_mask=None):
+        return ops.not_equal(token_ids, self.pad_id)
+
+    def compute_output_shape(self, token_ids_shape):
+        return tuple(token_ids_shape) + (2 * self.units,)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "vocab_size": self.vocab_size,
+            "embedding_dim": self.embedding_dim,
+            "units": self.units,
+            "cell": self.cell,
+            "dropout": self.dropout,
+            "pad_id": self.pad_id,
+        }

@@ -1,0 +1,352 @@
+"""AttentionSeq2Seq: encoder + attentive decoder as one Keras model."""
+
+from typing import Callable
+
+import keras
+from keras import ops
+
+from keras_bahdanau import decoding
+from keras_bahdanau.compilation import compile_function
+from keras_bahdanau.layers.decoder import AttentiveDecoder
+from keras_bahdanau.layers.encoder import BidirectionalEncoder
+from keras_bahdanau.layers.validation import check_positive_int
+from keras_bahdanau.models.losses import MaskedSparseCategoricalCrossentropy
+from keras_bahdanau.models.losses import MaskedTokenAccuracy
+
+
+@keras.saving.register_keras_serializable(package="keras_bahdanau")
+class AttentionSeq2Seq(keras.Model):
+    """RNNsearch (Bahdanau et al., 2015): bi-RNN encoder, attentive decoder.
+
+    `model((source_ids, target_ids))` returns teacher-forced logits: the
+    decoder reads `target_ids` (start token first) and predicts the next
+    token at every position. `generate` decodes from source ids alone with
+    greedy search, beam search or sampling, compiled as one loop.
+
+    Args:
+        source_vocab_size: number of source token ids.
+        target_vocab_size: number of target token ids.
+        embedding_dim: size of both embeddings.
+        encoder_units: units per encoder direction (memory `2 * units`).
+        decoder_units: decoder RNN units.
+        attention_units: attention MLP size.
+        cell: `"gru"` or `"lstm"` (encoder and decoder).
+        attention: `"bahdanau"` or `None` (plain encoder-decoder).
+        normalize: weight-normalised attention score.
+        probability_fn: `"softmax"`, `"sparsemax"` or a callable.
+        dropout: dropout on embeddings and output features.
+        maxout_units: maxout size of the deep output (paper: 500), or None.
+        deep_output: output layer reads [s_i; c_i; E y_{i-1}] (paper).
+        bridge: initial decoder state: `"backward"`, `"mean"` or `"zeros"`.
+        reset_after: GRU variant (see `AttentiveDecoder`).
+        pad_id: padding id (never emitted, masked in the loss).
+        start_id: first decoder input (never emitted).
+        end_id: end of sentence.
+        **kwargs: base `keras.Model` arguments (`name`, `dtype`...).
+
+    Call arguments:
+        inputs: a tuple `(source_ids, target_ids)` of int tensors
+            `(batch, source_len)` and `(batch, target_len)`.
+        training: enables dropout.
+
+    Returns:
+        float32 logits `(batch, target_len, target_vocab_size)`.
+
+    Example:
+
+    >>> import numpy as np
+    >>> import keras_bahdanau as kb
+    >>> model = kb.build_model(20, 20, preset="tiny")
+    >>> logits = model((np.array([[5, 6, 0]]), np.array([[1, 7]])))
+    >>> tuple(logits.shape)
+    (1, 2, 20)
+    >>> out = model.generate(np.array([[5, 6, 0]]), max_length=4)
+    >>> tuple(out["tokens"].shape)
+    (1, 4)
+    """
+
+    def __init__(
+        self,
+        source_vocab_size: int,
+        target_vocab_size: int,
+        embedding_dim: int = 256,
+        encoder_units: int = 256,
+        decoder_units: int = 512,
+        attention_units: int = 512,
+        cell: str = "gru",
+        attention: "str | None" = "bahdanau",
+        normalize: bool = False,
+        probability_fn: "str | Callable" = "softmax",
+        dropout: float = 0.0,
+        maxout_units: "int | None" = None,
+        deep_output: bool = True,
+        bridge: str = "backward",
+        reset_after: bool = True,
+        pad_id: int = 0,
+        start_id: int = 1,
+        end_id: int = 2,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        check_positive_int(
+            "target_vocab_size", target_vocab_size, "target_vocab_size=8000"
+        )
+        special = {"pad_id": pad_id, "start_id": start_id, "end_id": end_id}
+        for name, value in special.items():
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, int)
+                or not 0 <= value < target_vocab_size
+            ):
+                raise ValueError(
+                    f"`{name}` must be an int in [0, target_vocab_size). "
+                    f"Received: {name}={value!r}, target_vocab_size="
+                    f"{target_vocab_size}. Use ids inside the vocabulary."
+                )
+        if len(set(special.values())) != 3:
+            raise ValueError(
+                "`pad_id`, `start_id` and `end_id` must be different. "
+                f"Received: {special}. Give each special token its own id."
+            )
+        self.source_vocab_size = source_vocab_size
+        self.target_vocab_size = target_vocab_size
+        self.embedding_dim = embedding_dim
+        self.encoder_units = encoder_units
+        self.decoder_units = decoder_units
+        self.attention_units = attention_units
+        self.cell = cell
+        self.attention = attention
+        self.normalize = normalize
+        self.probability_fn = probability_fn
+        self.dropout = dropout
+        self.maxout_units = maxout_units
+        self.deep_output = deep_output
+        self.bridge = bridge
+        self.reset_after = reset_after
+        self.pad_id = pad_id
+        self.start_id = start_id
+        self.end_id = end_id
+        policy = self.dtype_policy
+        self.encoder = BidirectionalEncoder(
+            source_vocab_size,
+            embedding_dim,
+            encoder_units,
+            cell=cell,
+            dropout=dropout,
+            pad_id=pad_id,
+            name="encoder",
+            dtype=policy,
+        )
+        self.decoder = AttentiveDecoder(
+            target_vocab_size,
+            embedding_dim,
+            decoder_units,
+            attention_units,
+            cell=cell,
+            attention=attention,
+            normalize=normalize,
+            probability_fn=probability_fn,
+            dropout=dropout,
+            maxout_units=maxout_units,
+            deep_output=deep_output,
+            bridge=bridge,
+            reset_after=reset_after,
+            name="decoder",
+            dtype=policy,
+        )
+        self._generate_functions = {}
+
+    def build(self, input_shape):
+        source_shape, target_shape = _split_inputs(input_shape)
+        self.encoder.build(source_shape)
+        memory_shape = tuple(source_shape) + (2 * self.encoder_units,)
+        self.decoder.build(target_shape, memory_shape)
+        self.built = True
+
+    def call(self, inputs, training=None):
+        source_ids, target_ids = _split_inputs(inputs)
+        memory = self.encoder(source_ids, training=training)
+        memory_mask = ops.not_equal(source_ids, self.pad_id)
+        return self.decoder(
+            target_ids, memory, memory_mask=memory_mask, training=training
+        )
+
+    def compute_output_shape(self, input_shape):
+        _, target_shape = _split_inputs(input_shape)
+        return tuple(target_shape) + (self.target_vocab_size,)
+
+    # ------------------------------------------------------ decoding contract
+    def encode(self, source_ids, training=None):
+        """Encodes a source batch for step-by-step decoding.
+
+        Args:
+            source_ids: int `(batch, source_len)`.
+            training: enables dropout.
+
+        Returns:
+            `(state, cache)` as `AttentiveDecoder.prepare` returns them.
+        """
+        source_ids = ops.convert_to_tensor(source_ids, "int32")
+        memory = self.encoder(source_ids, training=training)
+        memory_mask = ops.not_equal(source_ids, self.pad_id)
+        return self.decoder.prepare(memory, memory_mask)
+
+    def decode_step(self, prev_ids, state, cache, training=None):
+        """One decoder step: `(logits (batch, vocab), state, alignment)`."""
+        return self.decoder.step(prev_ids, state, cache, training=training)
+
+    def generate(
+        self,
+        source_ids,
+        max_length: "int | None" = None,
+        strategy: str = "greedy",
+        beam_size: int = 4,
+        length_penalty: float = 0.0,
+        coverage_penalty: float = 0.0,
+        temperature: float = 1.0,
+        top_k: "int | None" = None,
+        top_p: "float | None" = None,
+        seed: "int | None" = None,
+        return_alignments: bool = False,
+    ) -> dict:
+        """Decodes target ids from source ids, as one compiled loop.
+
+        Args:
+            source_ids: int `(batch, source_len)`, padded with `pad_id`.
+            max_length: most output tokens; default
+                `decoding.default_max_length(source_len)` =
+                `min(2 * source_len + 10, 256)`.
+            strategy: `"greedy"`, `"beam"` or `"sampling"`.
+            beam_size: beams for `"beam"`.
+            length_penalty: GNMT alpha for `"beam"`: scores are divided by
+                `((5 + length) / 6) ** alpha`.
+            coverage_penalty: GNMT beta for `"beam"`.
+            temperature: softmax temperature for `"sampling"`.
+            top_k: sample among the k most likely tokens.
+            top_p: nucleus sampling mass in (0, 1].
+            seed: int seed; the same seed gives the same samples.
+            return_alignments: also return the attention weights.
+
+        Returns:
+            A dict with `"tokens"` int32 `(batch, max_length)` (end_id kept,
+            pad_id after it; start_id and pad_id are never emitted),
+            `"scores"` float32 `(batch,)`: the sum of full-vocabulary
+            log-softmax of the emitted tokens (end_id included), divided by
+            the length penalty and plus the coverage penalty when set, and
+            `"alignments"` float32 `(batch, max_length, source_len)` when
+            asked. Beam search adds the sorted n-best `"beam_tokens"`
+            `(batch, beam_size, max_length)` and `"beam_scores"`.
+
+        Raises:
+            ValueError: empty batch, zero-length source, wrong rank, or bad
+                strategy settings.
+        """
+        source_ids = ops.convert_to_tensor(source_ids, "int32")
+        decoding.check_source(source_ids.shape)
+        source_len = source_ids.shape[1]
+        if not self.built:
+            self.build((source_ids.shape, (source_ids.shape[0], 1)))
+        if max_length is None:
+            max_length = decoding.default_max_length(source_len)
+        check_positive_int("max_length", max_length, "max_length=50")
+        search = decoding.get(
+            strategy,
+            beam_size=beam_size,
+            length_penalty=length_penalty,
+            coverage_penalty=coverage_penalty,
+            temperature=temperature,
+            top_k=top_k,
+            top_p=top_p,
+        )
+        key = (search.cache_key(), max_length, return_alignments)
+        function = self._generate_functions.get(key)
+        if function is None:
+
+            def run(source_ids, noise):
+                return search(
+                    self,
+                    source_ids,
+                    max_length=max_length,
+                    noise=noise,
+                    return_alignments=return_alignments,
+                )
+
+            function = compile_function(self, run)
+            self._generate_functions[key] = function
+        noise = search.noise(source_ids.shape[0], max_length, seed)
+        outputs = function(source_ids, noise)
+        return {k: ops.convert_to_numpy(v) for k, v in outputs.items()}
+
+    # ---------------------------------------------------------- compile/save
+    def compile(self, optimizer="adam", loss=None, metrics=None, **kwargs):
+        """Compiles with the padding-masked loss and token accuracy.
+
+        Args:
+            optimizer: any Keras optimizer (default Adam).
+            loss: default `MaskedSparseCategoricalCrossentropy(pad_id)`.
+            metrics: default `[MaskedTokenAccuracy(pad_id)]`.
+            **kwargs: other `keras.Model.compile` arguments
+                (`jit_compile`, `steps_per_execution`...).
+        """
+        if loss is None:
+            loss = MaskedSparseCategoricalCrossentropy(pad_id=self.pad_id)
+        if metrics is None:
+            metrics = [MaskedTokenAccuracy(pad_id=self.pad_id)]
+        super().compile(optimizer=optimizer, loss=loss, metrics=metrics,
+                        **kwargs)
+
+    def compile_from_config(self, config):
+        """Recompiles a loaded model (optimizer state is restored after)."""
+        config = keras.saving.deserialize_keras_object(config)
+        self.compile(**config)
+        if self.built:
+            self.optimizer.build(self.trainable_variables)
+
+    def get_config(self):
+        probability_fn = self.probability_fn
+        if not isinstance(probability_fn, str):
+            probability_fn = keras.saving.serialize_keras_object(
+                probability_fn
+            )
+        return {
+            **super().get_config(),
+            "source_vocab_size": self.source_vocab_size,
+            "target_vocab_size": self.target_vocab_size,
+            "embedding_dim": self.embedding_dim,
+            "encoder_units": self.encoder_units,
+            "decoder_units": self.decoder_units,
+            "attention_units": self.attention_units,
+            "cell": self.cell,
+            "attention": self.attention,
+            "normalize": self.normalize,
+            "probability_fn": probability_fn,
+            "dropout": self.dropout,
+            "maxout_units": self.maxout_units,
+            "deep_output": self.deep_output,
+            "bridge": self.bridge,
+            "reset_after": self.reset_after,
+            "pad_id": self.pad_id,
+            "start_id": self.start_id,
+            "end_id": self.end_id,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        if isinstance(config.get("probability_fn"), dict):
+            config["probability_fn"] = keras.saving.deserialize_keras_object(
+                config["probability_fn"]
+            )
+        return cls(**config)
+
+
+def _split_inputs(inputs):
+    if isinstance(inputs, dict):
+        return inputs["source_ids"], inputs["target_ids"]
+    if not isinstance(inputs, (list, tuple)) or len(inputs) != 2:
+        raise ValueError(
+            "`inputs` must be a tuple (source_ids, target_ids). "
+            f"Received: {type(inputs).__name__}. Call the model as "
+            "model((source_ids, target_ids))."
+        )
+    return inputs[0], inputs[1]
