@@ -1,0 +1,141 @@
+"""Text normalisation, word splitting and word joining as TensorFlow ops.
+
+Every function here is made of graph ops (`tensorflow_text.normalize_utf8`,
+`tf.strings.*`), so it runs inside `tf.function` and in exported SavedModels.
+
+Splitting rule: after Unicode normalisation and lower-casing, every
+punctuation or symbol character (`\\p{P}`, `\\p{S}`) becomes its own word, and
+so does every character of a script written without spaces (Han, Hiragana,
+Katakana, optionally Hangul). The rest is split on whitespace. Combining marks
+(`\\p{M}`, e.g. Devanagari vowel signs and virama) are never split off or
+removed.
+
+Joining rule (the inverse used by detokenization): words are joined with one
+space, except that there is no space
+- between two characters of a no-space script (CJK),
+- before closing punctuation such as `. , ! ? ; : ) ] } ” ’ » । ॥ 。 、 」 』`,
+- after opening punctuation such as `( [ { “ ‘ « ¿ ¡ 「 『`,
+- around an apostrophe or a hyphen between two letters or digits
+  (`don't`, `1998-03-03`), and around `. , :` between two digits (`3:30`,
+  `1,000`, `2.5`).
+Straight quotes (`"`) cannot be told open from closed and keep their spaces;
+a possessive apostrophe before a word (`boys' toys`) is glued to it.
+Text that was written in a different way (e.g. `a - b`) comes back in this
+canonical form.
+"""
+
+import tensorflow as tf
+import tensorflow_text as tf_text
+
+NORMALIZATION_FORMS = ("NFKC", "NFC", "NFKD", "NFD")
+
+# Characters of scripts written without spaces between words. U+3005 (々)
+# and U+30FC (ー) belong to the "Common" script, so they are named here.
+_CJK = r"\p{Han}\p{Hiragana}\p{Katakana}\x{3005}\x{30FC}"
+_HANGUL = r"\p{Hangul}"
+_PUNCTUATION = r"\p{P}\p{S}"
+
+_CLOSING = r"\.,!?;:)\]}”’»।॥。、」』）%"
+_OPENING = r"(\[{“‘«¿¡「『（"
+
+
+def _split_class(split_hangul: bool) -> str:
+    return _PUNCTUATION + _CJK + (_HANGUL if split_hangul else "")
+
+
+def _cjk_class(split_hangul: bool) -> str:
+    # CJK punctuation (U+3000..U+303F, e.g. 。、「」) joins without spaces too.
+    return _CJK + r"\x{3000}-\x{303F}" + (_HANGUL if split_hangul else "")
+
+
+def normalize(
+    strings: tf.Tensor,
+    normalization: str | None = "NFKC",
+    lowercase: bool = True,
+) -> tf.Tensor:
+    """Applies Unicode normalisation and case folding.
+
+    Lower-casing uses `tf.strings.lower(..., encoding="utf-8")`, which only
+    changes cased letters: scripts without case (Devanagari, Arabic, CJK) and
+    combining marks are left as they are.
+
+    Args:
+        strings: string tensor of any shape.
+        normalization: `"NFKC"`, `"NFC"`, `"NFKD"`, `"NFD"` or `None` (no
+            normalisation).
+        lowercase: whether to lower-case.
+
+    Returns:
+        A string tensor of the same shape.
+
+    Example:
+
+    >>> from keras_bahdanau.text.normalize import normalize
+    >>> normalize(["ＡＢＣ Déjà"]).numpy()[0].decode("utf-8")
+    'abc déjà'
+    """
+    strings = tf.convert_to_tensor(strings, dtype=tf.string)
+    if normalization is not None:
+        strings = tf_text.normalize_utf8(strings, normalization)
+    if lowercase:
+        strings = tf.strings.lower(strings, encoding="utf-8")
+    return strings
+
+
+def split_words(
+    strings: tf.Tensor, split_hangul: bool = False
+) -> tf.RaggedTensor:
+    """Splits normalised text into words (see the module docstring).
+
+    Args:
+        strings: string tensor of shape `(batch,)`.
+        split_hangul: whether Hangul syllables are split one per word too.
+
+    Returns:
+        A string `tf.RaggedTensor` of shape `(batch, (words))`. Empty and
+        whitespace-only strings give zero words.
+
+    Example:
+
+    >>> from keras_bahdanau.text.normalize import split_words
+    >>> split_words(["我是学生。", "hi, you"]).to_list()[1]
+    [b'hi', b',', b'you']
+    """
+    strings = tf.convert_to_tensor(strings, dtype=tf.string)
+    pattern = "([" + _split_class(split_hangul) + "])"
+    spaced = tf.strings.regex_replace(strings, pattern, r" \1 ")
+    return tf_text.WhitespaceTokenizer().tokenize(spaced)
+
+
+def join_words(strings: tf.Tensor, split_hangul: bool = False) -> tf.Tensor:
+    """Removes the spaces that the joining rule forbids.
+
+    Args:
+        strings: string tensor of words separated by single spaces.
+        split_hangul: whether Hangul counts as a no-space script.
+
+    Returns:
+        A string tensor of the same shape.
+
+    Example:
+
+    >>> from keras_bahdanau.text.normalize import join_words
+    >>> join_words(["¿ dónde está ? 私 は 学 生 です 。"]).numpy()[0].decode()
+    '¿dónde está? 私は学生です。'
+    """
+    cjk = "[" + _cjk_class(split_hangul) + "]"
+    # Non-overlapping regex matches leave every other gap: two passes close
+    # every gap between two no-space characters.
+    for _ in range(2):
+        strings = tf.strings.regex_replace(
+            strings, "(" + cjk + ") (" + cjk + ")", r"\1\2"
+        )
+        strings = tf.strings.regex_replace(
+            strings, r"([\pL\pN\pM]) (['’-]) ([\pL\pN])", r"\1\2\3"
+        )
+        strings = tf.strings.regex_replace(
+            strings, r"(\pN) ([.,:]) (\pN)", r"\1\2\3"
+        )
+    strings = tf.strings.regex_replace(strings, " ([" + _CLOSING + "])", r"\1")
+    strings = tf.strings.regex_replace(strings, "([" + _OPENING + "]) ", r"\1")
+    return strings
