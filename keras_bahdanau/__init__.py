@@ -18,6 +18,7 @@ from keras_bahdanau.models import MaskedSparseCategoricalCrossentropy
 from keras_bahdanau.models import MaskedTokenAccuracy
 from keras_bahdanau.models import build_model
 from keras_bahdanau.text import TextTokenizer
+from keras_bahdanau.translator import Translator
 
 __version__ = "0.1.0"
 
@@ -31,6 +32,7 @@ __all__ = [
     "MaskedTokenAccuracy",
     "build_model",
     "TextTokenizer",
+    "Translator",
     "as_pairs",
     "date_text_pairs",
     "default_pairs_path",

@@ -208,13 +208,17 @@ class BeamSearch(DecodingStrategy):
         t, _, _, alive, done = ops.while_loop(
             cond, body, (0, prev, state, alive, done)
         )
-        # Live beams left at the end are finished as they are (truncated).
+        # Live beams left at max_length are finished as they are
+        # (truncated); after an early stop they are unfinished prefixes
+        # and stay out of the n-best list.
         alive_logp, alive_seq, alive_cov, alive_align = alive
         alive_score = alive_logp / length_penalty(t, alpha)
         if beta:
             alive_score = alive_score + coverage_penalty(alive_cov, mask, beta)
         alive_score = ops.where(
-            alive_logp > LARGE_NEGATIVE / 2, alive_score, LARGE_NEGATIVE
+            ops.logical_and(alive_logp > LARGE_NEGATIVE / 2, t >= max_length),
+            alive_score,
+            LARGE_NEGATIVE,
         )
         scores, seqs, aligns = _merge(
             done, (alive_score, alive_seq, alive_align), k

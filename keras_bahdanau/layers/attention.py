@@ -7,6 +7,7 @@ from keras import ops
 
 from keras_bahdanau.layers.probability import LARGE_NEGATIVE
 from keras_bahdanau.layers.probability import get_probability_fn
+from keras_bahdanau.layers.probability import upcast_dtype
 from keras_bahdanau.layers.validation import check_positive_int
 from keras_bahdanau.layers.validation import check_rank
 
@@ -169,8 +170,10 @@ class BahdanauAttention(keras.layers.Layer):
         """The effective `v_a` (weight-normalised when `normalize=True`)."""
         if not self.normalize:
             return self.v_a
-        v = ops.cast(self.v_a, "float32")
-        v = self.g * v / ops.sqrt(ops.sum(ops.square(v)))
+        dtype = upcast_dtype(self.compute_dtype)
+        v = ops.cast(self.v_a, dtype)
+        g = ops.cast(self.g, dtype)
+        v = g * v / ops.sqrt(ops.sum(ops.square(v)))
         return ops.cast(v, self.compute_dtype)
 
     def attend(self, projected_query, values, keys, values_mask=None):
@@ -198,8 +201,14 @@ class BahdanauAttention(keras.layers.Layer):
         if self.normalize:
             hidden = hidden + self.b_a
         # scores: batch x query_len x values_len
-        scores = ops.matmul(ops.tanh(hidden), self.score_vector())
-        scores = ops.cast(scores, "float32")
+        # A 2-D matmul: XLA differentiates it inside loops with a dynamic
+        # batch, which a rank-4 by rank-1 tensordot is not.
+        scores = ops.matmul(
+            ops.reshape(ops.tanh(hidden), (-1, self.units)),
+            self.score_vector()[:, None],
+        )
+        scores = ops.reshape(scores, ops.shape(hidden)[:-1])
+        scores = ops.cast(scores, upcast_dtype(self.compute_dtype))
         if values_mask is not None:
             mask = ops.cast(values_mask, "bool")[:, None, :]
             scores = ops.where(mask, scores, LARGE_NEGATIVE)

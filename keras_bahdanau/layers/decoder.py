@@ -6,6 +6,7 @@ import keras
 from keras import ops
 
 from keras_bahdanau.layers.attention import BahdanauAttention
+from keras_bahdanau.layers.probability import upcast_dtype
 from keras_bahdanau.layers.recurrence import GATES
 from keras_bahdanau.layers.recurrence import cell_update
 from keras_bahdanau.layers.validation import check_choice
@@ -63,6 +64,10 @@ class AttentiveDecoder(keras.layers.Layer):
         reset_after: GRU variant, see above.
         kernel_initializer: initializer of input and output kernels.
         recurrent_initializer: initializer of the recurrent kernel.
+        bounded_loop: run teacher forcing as a `while_loop` with a static
+            bound instead of `scan`. Needed for XLA training on TensorFlow
+            (`AttentionSeq2Seq.compile(jit_compile=True)` sets it); slower
+            otherwise. Needs a static target length.
         **kwargs: base `keras.layers.Layer` arguments.
 
     Call arguments:
@@ -113,6 +118,7 @@ class AttentiveDecoder(keras.layers.Layer):
         reset_after: bool = True,
         kernel_initializer: str = "glorot_uniform",
         recurrent_initializer: str = "orthogonal",
+        bounded_loop: bool = False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -141,6 +147,7 @@ class AttentiveDecoder(keras.layers.Layer):
         self.deep_output = deep_output
         self.bridge = bridge
         self.reset_after = reset_after
+        self.bounded_loop = bounded_loop
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.recurrent_initializer = keras.initializers.get(
             recurrent_initializer
@@ -377,7 +384,8 @@ class AttentiveDecoder(keras.layers.Layer):
             pre = self.maxout_layer(features)
             shape = ops.shape(pre)[:-1] + (self.maxout_units, 2)
             features = ops.max(ops.reshape(pre, shape), axis=-1)
-        return ops.cast(self.output_layer(features), "float32")
+        logits = self.output_layer(features)
+        return ops.cast(logits, upcast_dtype(self.compute_dtype))
 
     def step(self, prev_ids, state, cache, training=None):
         """One decoding step from y_{i-1} and s_{i-1}.
@@ -422,24 +430,70 @@ class AttentiveDecoder(keras.layers.Layer):
         batch = ops.shape(memory)[0]
         context0 = ops.zeros((batch, self.context_dim), self.compute_dtype)
         weights0 = ops.zeros(ops.shape(memory)[:2], self.compute_dtype)
+        inputs = ops.transpose(input_projection, (1, 0, 2))  # time-major
+        if self.bounded_loop:
+            states, contexts, weights = self._bounded_loop(
+                inputs, state, cache, context0, weights0
+            )
+        else:
 
-        def body(carry, x):
-            new_state, context, weights = self._core(x, carry[0], cache)
-            out = (new_state, context, weights)
-            return out, out
+            def body(carry, x):
+                new_state, context, weights = self._core(x, carry[0], cache)
+                out = (new_state, context, weights)
+                return out, out
 
-        _, (states, contexts, weights) = ops.scan(
-            body,
-            (state, context0, weights0),
-            ops.transpose(input_projection, (1, 0, 2)),
-        )
-        h = ops.transpose(states[0], (1, 0, 2))
+            _, (states, contexts, weights) = ops.scan(
+                body, (state, context0, weights0), inputs
+            )
+            states = states[0]
+        h = ops.transpose(states, (1, 0, 2))
         contexts = ops.transpose(contexts, (1, 0, 2))
         logits = self._logits(h, contexts, embedded, training)
         if return_attention_scores:
             alignments = ops.transpose(weights, (1, 0, 2))
-            return logits, ops.cast(alignments, "float32")
+            return logits, ops.cast(
+                alignments, upcast_dtype(self.compute_dtype)
+            )
         return logits
+
+    def _bounded_loop(self, inputs, state, cache, context0, weights0):
+        """The time loop as `while_loop` with `maximum_iterations`.
+
+        XLA (`jit_compile=True` on TensorFlow) differentiates only bounded
+        loops, and Keras' TensorFlow `scan` sets no bound. Outputs are
+        collected with a one-hot `where`, which costs more than `scan`'s
+        buffers on TensorFlow without XLA, so this is opt-in.
+        """
+        length = inputs.shape[0]
+        if length is None:
+            raise ValueError(
+                "`bounded_loop=True` needs a static target length. "
+                f"Received: target_ids with {length} steps. Pad batches to "
+                "a fixed length (e.g. `padded_batch` with padded_shapes)."
+            )
+        batch = ops.shape(inputs)[1]
+        width = self.units + self.context_dim
+        outputs = ops.zeros((length, batch, width), self.compute_dtype)
+        weights = ops.zeros(
+            (length,) + tuple(ops.shape(weights0)), self.compute_dtype
+        )
+        steps = ops.arange(length)[:, None, None]
+
+        def body(t, state, outputs, weights):
+            new_state, context, w = self._core(inputs[t], state, cache)
+            hit = ops.equal(steps, t)
+            step = ops.concatenate([new_state[0], context], axis=-1)
+            outputs = ops.where(hit, step[None], outputs)
+            weights = ops.where(hit, w[None], weights)
+            return t + 1, new_state, outputs, weights
+
+        _, _, outputs, weights = ops.while_loop(
+            lambda t, *_: t < length,
+            body,
+            (0, state, outputs, weights),
+            maximum_iterations=length,
+        )
+        return outputs[..., : self.units], outputs[..., self.units :], weights
 
     def compute_output_spec(
         self,
@@ -451,13 +505,14 @@ class AttentiveDecoder(keras.layers.Layer):
         training=None,
     ):
         batch, length = target_ids.shape
+        dtype = upcast_dtype(self.compute_dtype)
         logits = keras.KerasTensor(
-            (batch, length, self.vocab_size), dtype="float32"
+            (batch, length, self.vocab_size), dtype=dtype
         )
         if not return_attention_scores:
             return logits
         alignments = keras.KerasTensor(
-            (batch, length, memory.shape[1]), dtype="float32"
+            (batch, length, memory.shape[1]), dtype=dtype
         )
         return logits, alignments
 
@@ -482,6 +537,7 @@ class AttentiveDecoder(keras.layers.Layer):
             "deep_output": self.deep_output,
             "bridge": self.bridge,
             "reset_after": self.reset_after,
+            "bounded_loop": self.bounded_loop,
             "kernel_initializer": keras.initializers.serialize(
                 self.kernel_initializer
             ),

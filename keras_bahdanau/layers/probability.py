@@ -14,6 +14,12 @@ from keras import ops
 LARGE_NEGATIVE = -1e9
 
 
+def upcast_dtype(dtype) -> str:
+    """float64 stays float64; every narrower float computes in float32."""
+    dtype = keras.backend.standardize_dtype(dtype)
+    return "float64" if dtype == "float64" else "float32"
+
+
 @keras.saving.register_keras_serializable(package="keras_bahdanau")
 def sparsemax(scores, axis: int = -1):
     """Sparsemax (Martins & Astudillo, 2016) along `axis`.
@@ -43,13 +49,14 @@ def sparsemax(scores, axis: int = -1):
             f"Received: axis={axis}. Move the axis to the end first."
         )
     dtype = scores.dtype
-    z = ops.cast(scores, "float32")
+    compute = upcast_dtype(dtype)
+    z = ops.cast(scores, compute)
     z = z - ops.max(z, axis=-1, keepdims=True)
     n = ops.shape(z)[-1]
     z_sorted = ops.flip(ops.sort(z, axis=-1), axis=-1)  # descending
-    k = ops.cast(ops.arange(1, n + 1), "float32")
+    k = ops.cast(ops.arange(1, n + 1), compute)
     z_cumsum = ops.cumsum(z_sorted, axis=-1)
-    support = ops.cast(1.0 + k * z_sorted > z_cumsum, "float32")
+    support = ops.cast(1.0 + k * z_sorted > z_cumsum, compute)
     k_z = ops.sum(support, axis=-1, keepdims=True)  # >= 1 always
     k_index = ops.cast(k_z, "int32") - 1
     tau = (ops.take_along_axis(z_cumsum, k_index, axis=-1) - 1.0) / k_z

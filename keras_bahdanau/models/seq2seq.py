@@ -286,7 +286,9 @@ class AttentionSeq2Seq(keras.Model):
             loss: default `MaskedSparseCategoricalCrossentropy(pad_id)`.
             metrics: default `[MaskedTokenAccuracy(pad_id)]`.
             **kwargs: other `keras.Model.compile` arguments
-                (`jit_compile`, `steps_per_execution`...).
+                (`jit_compile`, `steps_per_execution`...). With
+                `jit_compile=True` on TensorFlow the decoder switches to its
+                bounded time loop (XLA needs it for gradients).
         """
         if loss is None:
             loss = MaskedSparseCategoricalCrossentropy(pad_id=self.pad_id)
@@ -294,6 +296,10 @@ class AttentionSeq2Seq(keras.Model):
             metrics = [MaskedTokenAccuracy(pad_id=self.pad_id)]
         super().compile(optimizer=optimizer, loss=loss, metrics=metrics,
                         **kwargs)
+        # XLA on TensorFlow differentiates bounded loops only.
+        self.decoder.bounded_loop = (
+            self.jit_compile is True and keras.config.backend() == "tensorflow"
+        )
 
     def compile_from_config(self, config):
         """Recompiles a loaded model (optimizer state is restored after)."""

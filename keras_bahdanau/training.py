@@ -1,0 +1,236 @@
+"""Fit wiring: checkpoints, resume after interruption, CSV log, early stop.
+
+A training directory holds:
+
+- `backup/latest.weights.h5`: model and optimizer variables, written every
+  `backup_every` batches and at the end of every epoch (atomically: a
+  temporary file is renamed, so a kill during the write keeps the previous
+  backup);
+- `backup/state.json`: `{"epochs": N, "completed_epochs": k, "batch": b,
+  "finished": bool}`;
+- `training_log.csv`: one row per finished epoch (Keras `CSVLogger`,
+  appended on resume, so the rows stay continuous).
+
+`fit` reads the state before training: when a backup exists its variables
+are loaded and training goes on from epoch `completed_epochs` (an epoch cut
+short is run again from its first batch, starting from the weights of the
+last mid-epoch backup), so an interrupted run that is started again ends
+with the requested number of epochs. A finished run is not trained again.
+"""
+
+import json
+import os
+
+import keras
+
+BACKUP_DIRNAME = "backup"
+WEIGHTS_FILENAME = "latest.weights.h5"
+STATE_FILENAME = "state.json"
+LOG_FILENAME = "training_log.csv"
+
+
+def read_state(directory: str) -> dict:
+    """The training state of `directory` (empty dict when none).
+
+    Args:
+        directory: a training directory.
+
+    Returns:
+        The dict stored in `backup/state.json`, or `{}`.
+    """
+    path = os.path.join(directory, BACKUP_DIRNAME, STATE_FILENAME)
+    if not os.path.isfile(path):
+        return {}
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def _write_json(path: str, value: dict) -> None:
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(value, f)
+    os.replace(tmp, path)
+
+
+class ResumableCheckpoint(keras.callbacks.Callback):
+    """Saves model + optimizer variables and the epoch/batch reached.
+
+    Args:
+        directory: training directory (the backup goes to `backup/`).
+        epochs: the requested number of epochs (stored in the state).
+        backup_every: batches between mid-epoch backups; `None` saves at
+            epoch ends only.
+        on_epoch_saved: optional `f(epoch)` called after each epoch's backup
+            (the translator saves itself there).
+    """
+
+    def __init__(
+        self,
+        directory: str,
+        epochs: int,
+        backup_every: "int | None" = 50,
+        on_epoch_saved=None,
+    ):
+        super().__init__()
+        self.directory = directory
+        self.epochs = epochs
+        self.backup_every = backup_every
+        self.on_epoch_saved = on_epoch_saved
+        self._completed = 0
+        self._since_save = 0
+
+    @property
+    def backup_dir(self) -> str:
+        return os.path.join(self.directory, BACKUP_DIRNAME)
+
+    def save(self, completed_epochs: int, batch: int, finished=False):
+        """Writes the variables, then the state that points at them."""
+        os.makedirs(self.backup_dir, exist_ok=True)
+        path = os.path.join(self.backup_dir, WEIGHTS_FILENAME)
+        tmp = os.path.join(self.backup_dir, "tmp." + WEIGHTS_FILENAME)
+        self.model.save_weights(tmp, overwrite=True)
+        os.replace(tmp, path)
+        state = {
+            "epochs": self.epochs,
+            "completed_epochs": completed_epochs,
+            "batch": batch,
+            "finished": finished,
+        }
+        _write_json(os.path.join(self.backup_dir, STATE_FILENAME), state)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._completed = epoch
+        self._since_save = 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        if not self.backup_every:
+            return
+        self._since_save += 1
+        if self._since_save >= self.backup_every:
+            self._since_save = 0
+            self.save(self._completed, batch + 1)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.save(epoch + 1, 0)
+        if self.on_epoch_saved is not None:
+            self.on_epoch_saved(epoch)
+
+
+def restore(model: keras.Model, directory: str) -> int:
+    """Loads the backup of `directory` into `model` when there is one.
+
+    Args:
+        model: a built, compiled model.
+        directory: training directory.
+
+    Returns:
+        The number of completed epochs (0 without a backup).
+    """
+    path = os.path.join(directory, BACKUP_DIRNAME, WEIGHTS_FILENAME)
+    state = read_state(directory)
+    if not state or not os.path.isfile(path):
+        return 0
+    if model.optimizer is not None and not model.optimizer.built:
+        model.optimizer.build(model.trainable_variables)
+    model.load_weights(path)
+    return int(state.get("completed_epochs", 0))
+
+
+def fit(
+    model: keras.Model,
+    train_data,
+    validation_data=None,
+    epochs: int = 10,
+    directory: "str | None" = None,
+    callbacks: "list | None" = None,
+    early_stopping_patience: "int | None" = 3,
+    backup_every: "int | None" = 50,
+    verbose="auto",
+    on_epoch_saved=None,
+) -> "keras.callbacks.History | None":
+    """Trains a compiled, built model with resumable checkpoints.
+
+    Args:
+        model: a compiled and built `keras.Model`.
+        train_data: training `tf.data.Dataset` (or anything `fit` takes).
+        validation_data: validation data or `None`.
+        epochs: total number of epochs, those of earlier runs included.
+        directory: training directory for backups and `training_log.csv`;
+            `None` trains without either.
+        callbacks: extra Keras callbacks.
+        early_stopping_patience: epochs without `val_loss` improvement
+            before stopping (best weights restored); `None` or 0 disables
+            it. Needs `validation_data`. Its counter restarts on resume.
+        backup_every: batches between mid-epoch backups.
+        verbose: Keras `fit` verbosity (`"auto"`, 0, 1, 2).
+        on_epoch_saved: `f(epoch)` called after every epoch's backup.
+
+    Returns:
+        The Keras `History`, or `None` when `directory` holds a finished
+        run (nothing is trained then).
+
+    Raises:
+        ValueError: if `epochs` is not a positive int.
+
+    Example:
+
+    >>> import numpy as np
+    >>> import keras_bahdanau as kb
+    >>> from keras_bahdanau import training
+    >>> src, dec_in, tgt = kb.reversal_task(8, 2, 3)
+    >>> model = kb.build_model(16, 16, preset="tiny")
+    >>> model.compile()
+    >>> _ = model((src, dec_in))
+    >>> history = training.fit(model, ((src, dec_in), tgt), epochs=1,
+    ...                        verbose=0)
+    >>> len(history.history["loss"])
+    1
+    """
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+        raise ValueError(
+            f"`epochs` must be a positive int. Received: epochs={epochs!r}. "
+            "Use e.g. epochs=10."
+        )
+    callbacks = list(callbacks or [])
+    initial_epoch = 0
+    checkpoint = None
+    if directory is not None:
+        os.makedirs(directory, exist_ok=True)
+        state = read_state(directory)
+        if state.get("finished") and state.get("epochs") == epochs:
+            return None
+        initial_epoch = min(restore(model, directory), epochs)
+        if initial_epoch >= epochs:
+            return None
+        checkpoint = ResumableCheckpoint(
+            directory, epochs, backup_every, on_epoch_saved
+        )
+        # The backup is written before the log row of the same epoch.
+        callbacks = [
+            checkpoint,
+            keras.callbacks.CSVLogger(
+                os.path.join(directory, LOG_FILENAME), append=True
+            ),
+        ] + callbacks
+    if validation_data is not None and early_stopping_patience:
+        callbacks.append(
+            keras.callbacks.EarlyStopping(
+                monitor="val_loss",
+                patience=early_stopping_patience,
+                restore_best_weights=True,
+            )
+        )
+    history = model.fit(
+        train_data,
+        validation_data=validation_data,
+        epochs=epochs,
+        initial_epoch=initial_epoch,
+        callbacks=callbacks,
+        verbose=verbose,
+        # tf.data pipelines shuffle themselves; arrays are shuffled here.
+        shuffle=not hasattr(train_data, "element_spec"),
+    )
+    if checkpoint is not None:
+        done = initial_epoch + len(history.history.get("loss", []))
+        checkpoint.save(done, 0, finished=True)
+    return history

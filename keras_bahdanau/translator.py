@@ -1,0 +1,799 @@
+"""Translator: tokenizers + `AttentionSeq2Seq`, strings in, strings out."""
+
+import json
+import os
+import warnings
+import zipfile
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from keras_bahdanau import metrics
+from keras_bahdanau import training
+from keras_bahdanau.data import as_pairs
+from keras_bahdanau.data import split_pairs
+from keras_bahdanau.models import PRESETS
+from keras_bahdanau.models import build_model
+from keras_bahdanau.text import TextTokenizer
+
+CONFIG_FILENAME = "translator.json"
+MODEL_FILENAME = "model.keras"
+SOURCE_TOKENIZER_FILENAME = "source_tokenizer.json"
+TARGET_TOKENIZER_FILENAME = "target_tokenizer.json"
+# Entry added to a single-file `.keras` archive by `Translator.save`.
+ARCHIVE_ENTRY = "keras_bahdanau_translator.json"
+FORMAT_VERSION = 1
+
+
+def _check_positive_int(name: str, value, example: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(
+            f"`{name}` must be a positive int. Received: {name}={value!r}. "
+            f"Use e.g. {example}."
+        )
+
+
+def _check_text(name: str, value) -> None:
+    if not isinstance(value, str):
+        raise TypeError(
+            f"`{name}` must be a str. Received: {type(value).__name__} "
+            f"{value!r}. Pass text (decode bytes, drop None)."
+        )
+
+
+def _as_texts(texts) -> list[str]:
+    if isinstance(texts, str):
+        return [texts]
+    if isinstance(texts, np.ndarray):
+        texts = texts.tolist()
+    if not isinstance(texts, (list, tuple)):
+        raise TypeError(
+            "`texts` must be a str or a list of str. Received: "
+            f"{type(texts).__name__}. Pass e.g. ['Hello.']."
+        )
+    for index, text in enumerate(texts):
+        _check_text(f"texts[{index}]", text)
+    return list(texts)
+
+
+def filter_pairs(
+    pairs: list,
+    source_tokenizer: TextTokenizer,
+    target_tokenizer: TextTokenizer,
+    max_source_length: int,
+    max_target_length: int,
+) -> tuple[list, int]:
+    """Drops pairs with a side longer than its maximum (in sub-words).
+
+    Args:
+        pairs: `(source, target)` string pairs.
+        source_tokenizer: tokenizer of the sources.
+        target_tokenizer: tokenizer of the targets.
+        max_source_length: most source sub-words (`[END]` not counted).
+        max_target_length: most target sub-words (`[START]`/`[END]` not
+            counted).
+
+    Returns:
+        `(kept_pairs, number_dropped)`.
+    """
+    if not pairs:
+        return [], 0
+    sources = tf.constant([s for s, _ in pairs])
+    targets = tf.constant([t for _, t in pairs])
+    source_lengths = source_tokenizer.tokenize(sources).row_lengths().numpy()
+    target_lengths = target_tokenizer.tokenize(targets).row_lengths().numpy()
+    keep = (source_lengths <= max_source_length) & (
+        target_lengths <= max_target_length
+    )
+    kept = [pair for pair, ok in zip(pairs, keep) if ok]
+    return kept, len(pairs) - len(kept)
+
+
+def make_dataset(
+    pairs: list,
+    source_tokenizer: TextTokenizer,
+    target_tokenizer: TextTokenizer,
+    max_source_length: int = 40,
+    max_target_length: int = 40,
+    batch_size: int = 64,
+    shuffle: bool = False,
+    seed: "int | None" = None,
+) -> tf.data.Dataset:
+    """Teacher-forcing dataset `((source_ids, decoder_input_ids), target_ids)`.
+
+    Pairs with a side longer than its maximum are dropped (a warning gives
+    the count): cut targets would teach the model to stop mid-sentence.
+    Strings are tokenized per batch inside `tf.data` (`tokenize_padded` in a
+    batched `.map`), and every batch is padded to its own longest row.
+    Sources are `t_1 ... t_n [END]`; decoder inputs are
+    `[START] y_1 ... y_m` and targets `y_1 ... y_m [END]`, padded with
+    `[PAD]` (0), which the model's loss ignores.
+
+    Args:
+        pairs: `(source, target)` string pairs.
+        source_tokenizer: tokenizer of the sources.
+        target_tokenizer: tokenizer of the targets.
+        max_source_length: most source sub-words.
+        max_target_length: most target sub-words.
+        batch_size: pairs per batch.
+        shuffle: reshuffle the pairs every epoch.
+        seed: shuffle seed.
+
+    Returns:
+        A `tf.data.Dataset` of int32 `((batch, source_len),
+        (batch, target_len))`, `(batch, target_len)` elements.
+
+    Raises:
+        ValueError: if no pair is short enough or `batch_size` is invalid.
+    """
+    _check_positive_int("batch_size", batch_size, "batch_size=64")
+    kept, dropped = filter_pairs(
+        pairs,
+        source_tokenizer,
+        target_tokenizer,
+        max_source_length,
+        max_target_length,
+    )
+    if not kept:
+        raise ValueError(
+            "`pairs` must hold at least one pair within the length limits. "
+            f"Received: {len(pairs)} pair(s), all longer than "
+            f"max_source_length={max_source_length} or max_target_length="
+            f"{max_target_length} sub-words. Raise the limits."
+        )
+    if dropped:
+        warnings.warn(
+            f"Dropped {dropped} of {len(pairs)} pair(s) longer than "
+            f"max_source_length={max_source_length} or max_target_length="
+            f"{max_target_length} sub-words.",
+            stacklevel=2,
+        )
+    sources = tf.constant([s for s, _ in kept])
+    targets = tf.constant([t for _, t in kept])
+    dataset = tf.data.Dataset.from_tensor_slices((sources, targets))
+    if shuffle:
+        dataset = dataset.shuffle(
+            len(kept), seed=seed, reshuffle_each_iteration=True
+        )
+
+    def encode(source, target):
+        source_ids = source_tokenizer.tokenize_padded(
+            source, max_length=max_source_length + 1, add_start=False
+        )
+        target_ids = target_tokenizer.tokenize_padded(
+            target, max_length=max_target_length + 2
+        )
+        # Fixed-length padding, then cut to the longest row of the batch.
+        source_len = tf.reduce_max(
+            tf.reduce_sum(tf.cast(source_ids != 0, tf.int32), axis=1)
+        )
+        target_len = tf.reduce_max(
+            tf.reduce_sum(tf.cast(target_ids != 0, tf.int32), axis=1)
+        )
+        source_ids = source_ids[:, :source_len]
+        target_ids = target_ids[:, :target_len]
+        return (source_ids, target_ids[:, :-1]), target_ids[:, 1:]
+
+    dataset = dataset.batch(batch_size).map(
+        encode, num_parallel_calls=tf.data.AUTOTUNE
+    )
+    return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+class Translator:
+    """Translates strings with two `TextTokenizer`s and an `AttentionSeq2Seq`.
+
+    Data preparation (tokenizers, `make_dataset`) is separate from model
+    building, so a tuner or a notebook can build the model itself and pass
+    it in; `from_pairs` does all three for one call.
+
+    Args:
+        source_tokenizer: `TextTokenizer` of the source language.
+        target_tokenizer: `TextTokenizer` of the target language.
+        model: an `AttentionSeq2Seq` whose vocabulary sizes match the
+            tokenizers (compiled with `model.compile()` when it is not).
+        source_lang: optional source language code (metadata).
+        target_lang: optional target language code (metadata).
+        max_source_length: most source sub-words read; longer inputs are
+            cut (with a warning) at translation and dropped in training.
+        max_target_length: most target sub-words produced (and trained).
+
+    Raises:
+        TypeError: if an argument has the wrong type.
+        ValueError: if vocabulary sizes disagree or a length is invalid.
+
+    Example:
+
+    >>> import keras_bahdanau as kb
+    >>> pairs = kb.reversal_text_pairs(64, seed=0)
+    >>> translator = kb.Translator.from_pairs(pairs, preset="tiny")
+    >>> _ = translator.fit(epochs=1, verbose=0)
+    >>> len(translator.translate(["1 2 3", ""]))
+    2
+    """
+
+    def __init__(
+        self,
+        source_tokenizer: TextTokenizer,
+        target_tokenizer: TextTokenizer,
+        model: keras.Model,
+        source_lang: "str | None" = None,
+        target_lang: "str | None" = None,
+        max_source_length: int = 40,
+        max_target_length: int = 40,
+    ):
+        for name, value in (
+            ("source_tokenizer", source_tokenizer),
+            ("target_tokenizer", target_tokenizer),
+        ):
+            if not isinstance(value, TextTokenizer):
+                raise TypeError(
+                    f"`{name}` must be a TextTokenizer. Received: "
+                    f"{type(value).__name__}. Use TextTokenizer.learn(...)."
+                )
+        if not isinstance(model, keras.Model):
+            raise TypeError(
+                "`model` must be a keras.Model (AttentionSeq2Seq). Received: "
+                f"{type(model).__name__}. Use kb.build_model(...)."
+            )
+        _check_positive_int("max_source_length", max_source_length, "40")
+        _check_positive_int("max_target_length", max_target_length, "40")
+        for side, tokenizer, size in (
+            ("source", source_tokenizer, model.source_vocab_size),
+            ("target", target_tokenizer, model.target_vocab_size),
+        ):
+            if tokenizer.vocabulary_size != size:
+                raise ValueError(
+                    f"`model.{side}_vocab_size` must equal the {side} "
+                    f"tokenizer's vocabulary size. Received: {size} and "
+                    f"{tokenizer.vocabulary_size}. Build the model with "
+                    "build_model(source_tok.vocabulary_size, "
+                    "target_tok.vocabulary_size)."
+                )
+        self.source_tokenizer = source_tokenizer
+        self.target_tokenizer = target_tokenizer
+        self.model = model
+        self.source_lang = source_lang
+        self.target_lang = target_lang
+        self.max_source_length = max_source_length
+        self.max_target_length = max_target_length
+        self.train_pairs: list = []
+        self.validation_pairs: list = []
+        if not model.built:
+            source = np.array([[TextTokenizer.END_ID, 0]], "int32")
+            target = np.array([[TextTokenizer.START_ID]], "int32")
+            model((source, target))
+        if not getattr(model, "compiled", False):
+            model.compile()
+
+    # ------------------------------------------------------------ creation
+    @classmethod
+    def from_pairs(
+        cls,
+        pairs_or_path,
+        source_lang: "str | None" = None,
+        target_lang: "str | None" = None,
+        preset: "str | None" = "small",
+        source_vocab_size: int = 8000,
+        target_vocab_size: int = 8000,
+        max_source_length: int = 40,
+        max_target_length: int = 40,
+        validation_split: float = 0.1,
+        seed: int = 0,
+        reverse: bool = False,
+        max_pairs: "int | None" = None,
+        lowercase: bool = True,
+        **model_overrides,
+    ) -> "Translator":
+        """Splits pairs, learns both tokenizers and builds the model.
+
+        The pairs are shuffled and split with `split_pairs(...,
+        validation_split, seed=seed)`; the tokenizers are learned from the
+        training part only; `fit()` with no data then uses
+        `translator.train_pairs` and `translator.validation_pairs`.
+
+        Args:
+            pairs_or_path: list of `(source, target)` pairs or a TSV path.
+            source_lang: source language code (metadata only).
+            target_lang: target language code (metadata only).
+            preset: `build_model` preset (`"tiny"`, `"small"`, `"paper"`).
+            source_vocab_size: largest source vocabulary.
+            target_vocab_size: largest target vocabulary.
+            max_source_length: most source sub-words (see `Translator`).
+            max_target_length: most target sub-words.
+            validation_split: fraction held out for validation (0 for none).
+            seed: seed of the split and of the shuffling in `fit`.
+            reverse: swap the columns of the pairs.
+            max_pairs: keep only the first `max_pairs` pairs of the file
+                (before shuffling).
+            lowercase: lower-case text in both tokenizers.
+            **model_overrides: `build_model` overrides (`cell="lstm"`,
+                `attention=None`, `dropout=0.2`, ...).
+
+        Returns:
+            A compiled, untrained `Translator`.
+
+        Raises:
+            FileNotFoundError: missing file.
+            TypeError: a pair or an override of the wrong type.
+            ValueError: empty or malformed data, unknown preset, bad setting.
+        """
+        if preset is not None and preset not in PRESETS:
+            raise ValueError(
+                f"`preset` must be one of {sorted(PRESETS)} or None. "
+                f"Received: preset={preset!r}. Pick one of those."
+            )
+        pairs = as_pairs(pairs_or_path, reverse=reverse)
+        if max_pairs is not None:
+            _check_positive_int("max_pairs", max_pairs, "max_pairs=5000")
+            pairs = pairs[:max_pairs]
+        train, validation, _ = split_pairs(
+            pairs, validation_split=validation_split, seed=seed
+        )
+        source_tokenizer = TextTokenizer.learn(
+            [s for s, _ in train],
+            vocab_size=source_vocab_size,
+            lowercase=lowercase,
+        )
+        target_tokenizer = TextTokenizer.learn(
+            [t for _, t in train],
+            vocab_size=target_vocab_size,
+            lowercase=lowercase,
+        )
+        model = build_model(
+            source_tokenizer.vocabulary_size,
+            target_tokenizer.vocabulary_size,
+            preset=preset,
+            **model_overrides,
+        )
+        translator = cls(
+            source_tokenizer,
+            target_tokenizer,
+            model,
+            source_lang=source_lang,
+            target_lang=target_lang,
+            max_source_length=max_source_length,
+            max_target_length=max_target_length,
+        )
+        translator.train_pairs = train
+        translator.validation_pairs = validation
+        translator.seed = seed
+        return translator
+
+    seed: int = 0
+
+    # ------------------------------------------------------------ training
+    def make_dataset(
+        self,
+        pairs_or_path,
+        batch_size: int = 64,
+        shuffle: bool = False,
+        seed: "int | None" = None,
+    ) -> tf.data.Dataset:
+        """`make_dataset` with this translator's tokenizers and limits.
+
+        Args:
+            pairs_or_path: list of `(source, target)` pairs or a TSV path.
+            batch_size: pairs per batch.
+            shuffle: reshuffle every epoch.
+            seed: shuffle seed.
+
+        Returns:
+            The `tf.data.Dataset` of `((source_ids, decoder_input_ids),
+            target_ids)` batches.
+        """
+        return make_dataset(
+            as_pairs(pairs_or_path),
+            self.source_tokenizer,
+            self.target_tokenizer,
+            self.max_source_length,
+            self.max_target_length,
+            batch_size=batch_size,
+            shuffle=shuffle,
+            seed=seed,
+        )
+
+    def fit(
+        self,
+        pairs=None,
+        validation_pairs=None,
+        epochs: int = 10,
+        batch_size: int = 64,
+        directory: "str | None" = None,
+        callbacks: "list | None" = None,
+        early_stopping_patience: "int | None" = 3,
+        backup_every: "int | None" = 50,
+        verbose="auto",
+    ) -> "keras.callbacks.History | None":
+        """Trains the model (teacher forcing), resumable from `directory`.
+
+        With `directory`, the translator is saved there after every epoch
+        (`Translator.load(directory)` works at any time), a backup of the
+        variables is written every `backup_every` batches, the epochs are
+        logged to `directory/training_log.csv`, and a run that was
+        interrupted goes on from its last backup when `fit` is called again
+        with the same `directory` (see `keras_bahdanau.training`).
+
+        Args:
+            pairs: training pairs or TSV path; default `self.train_pairs`.
+            validation_pairs: validation pairs or path; default
+                `self.validation_pairs` (none when empty).
+            epochs: total epochs, those of an interrupted run included.
+            batch_size: pairs per batch.
+            directory: training directory, or `None`.
+            callbacks: extra Keras callbacks.
+            early_stopping_patience: stop after this many epochs without a
+                better `val_loss` and keep the best weights (`None`: never).
+            backup_every: batches between mid-epoch backups.
+            verbose: Keras verbosity (`"auto"` shows progress bars).
+
+        Returns:
+            The Keras `History`, or `None` if `directory` holds a finished
+            run of `epochs` epochs.
+
+        Raises:
+            ValueError: no training pairs, or a bad setting.
+        """
+        if pairs is None:
+            pairs = self.train_pairs
+        if validation_pairs is None:
+            validation_pairs = self.validation_pairs
+        if not pairs:
+            raise ValueError(
+                "`pairs` must hold training pairs. Received: none. Pass "
+                "pairs to fit() or create the translator with from_pairs()."
+            )
+        train_data = self.make_dataset(
+            pairs, batch_size, shuffle=True, seed=self.seed
+        )
+        validation_data = None
+        if validation_pairs:
+            validation_data = self.make_dataset(validation_pairs, batch_size)
+        on_epoch_saved = None
+        if directory is not None:
+            self.save(directory)
+
+            def on_epoch_saved(epoch):
+                self.save(directory)
+
+        history = training.fit(
+            self.model,
+            train_data,
+            validation_data=validation_data,
+            epochs=epochs,
+            directory=directory,
+            callbacks=callbacks,
+            early_stopping_patience=early_stopping_patience,
+            backup_every=backup_every,
+            verbose=verbose,
+            on_epoch_saved=on_epoch_saved,
+        )
+        if directory is not None and history is not None:
+            self.save(directory)
+        return history
+
+    # --------------------------------------------------------- translation
+    def _encode_sources(self, texts: list[str]) -> np.ndarray:
+        """Dense source ids `(batch, len)`, cut to `max_source_length`."""
+        strings = tf.constant(texts, dtype=tf.string)
+        lengths = self.source_tokenizer.tokenize(strings).row_lengths()
+        lengths = lengths.numpy()
+        for index, length in enumerate(lengths):
+            if length > self.max_source_length:
+                warnings.warn(
+                    f"`texts[{index}]` has {length} sub-words, more than "
+                    f"max_source_length={self.max_source_length}; only the "
+                    "first ones are translated. Split long sentences.",
+                    stacklevel=3,
+                )
+        # One fixed width: one compiled search per batch size and strategy.
+        width = self.max_source_length + 1
+        ids = self.source_tokenizer.tokenize_padded(
+            strings, max_length=width, add_start=False
+        )
+        return ids.numpy()
+
+    def _generate(self, texts, strategy, max_length, generate_kwargs):
+        source_ids = self._encode_sources(texts)
+        if max_length is None:
+            max_length = self.max_target_length + 1
+        return self.model.generate(
+            source_ids,
+            max_length=max_length,
+            strategy=strategy,
+            **generate_kwargs,
+        )
+
+    def translate(
+        self,
+        texts,
+        strategy: str = "greedy",
+        batch_size: int = 64,
+        max_length: "int | None" = None,
+        **generate_kwargs,
+    ) -> list[str]:
+        """Translates texts.
+
+        Empty and whitespace-only texts translate to `""` without running
+        the model. Characters outside the vocabulary are read as `[UNK]`.
+        Texts longer than `max_source_length` sub-words are cut, with a
+        warning.
+
+        Args:
+            texts: a str or a list of str.
+            strategy: `"greedy"`, `"beam"` or `"sampling"`.
+            batch_size: sentences decoded together.
+            max_length: most output sub-words (the end token included);
+                default `max_target_length + 1`.
+            **generate_kwargs: other `AttentionSeq2Seq.generate` settings
+                (`beam_size`, `length_penalty`, `temperature`, `top_k`,
+                `top_p`, `seed`, ...).
+
+        Returns:
+            One translation per text, in order.
+
+        Raises:
+            TypeError: `texts` or one of its items is not a str (the message
+                names the index).
+            ValueError: unknown strategy or invalid decoding settings.
+        """
+        texts = _as_texts(texts)
+        _check_positive_int("batch_size", batch_size, "batch_size=64")
+        results = [""] * len(texts)
+        todo = [i for i, text in enumerate(texts) if text.strip()]
+        # Similar lengths together: less padding per batch.
+        todo.sort(key=lambda i: len(texts[i]))
+        for start in range(0, len(todo), batch_size):
+            chunk = todo[start : start + batch_size]
+            outputs = self._generate(
+                [texts[i] for i in chunk], strategy, max_length,
+                generate_kwargs,
+            )
+            decoded = self.target_tokenizer.detokenize(outputs["tokens"])
+            for i, text in zip(chunk, decoded.numpy()):
+                results[i] = text.decode("utf-8")
+        return results
+
+    def attention(self, text: str, max_length: "int | None" = None) -> dict:
+        """Greedy translation of one text with its attention weights.
+
+        Args:
+            text: the source sentence.
+            max_length: most output sub-words (see `translate`).
+
+        Returns:
+            `{"source_tokens": list[str], "target_tokens": list[str],
+            "weights": float32 array (T, S)}`: sub-word strings (`"##"`
+            marks a continuation) ending with `"[END]"` on both sides, and
+            `weights[t, s]`, the attention of target token `t` on source
+            token `s` (each row sums to 1).
+
+        Raises:
+            TypeError: `text` is not a str.
+            ValueError: `text` is empty or whitespace only.
+        """
+        _check_text("text", text)
+        if not text.strip():
+            raise ValueError(
+                "`text` must hold a word. Received: text="
+                f"{text!r}. Pass a non-empty sentence."
+            )
+        outputs = self._generate(
+            [text], "greedy", max_length, {"return_alignments": True}
+        )
+        source_ids = self._encode_sources([text])[0]
+        source_len = int(np.sum(source_ids != TextTokenizer.PAD_ID))
+        tokens = [int(t) for t in outputs["tokens"][0]]
+        if TextTokenizer.END_ID in tokens:
+            tokens = tokens[: tokens.index(TextTokenizer.END_ID) + 1]
+        source_vocab = self.source_tokenizer.vocabulary
+        target_vocab = self.target_tokenizer.vocabulary
+        weights = outputs["alignments"][0, : len(tokens), :source_len]
+        return {
+            "source_tokens": [source_vocab[i] for i in source_ids[:source_len]],
+            "target_tokens": [target_vocab[i] for i in tokens],
+            "weights": np.asarray(weights, dtype="float32"),
+        }
+
+    def plot_attention(self, text: str, path: "str | None" = None):
+        """Attention heatmap of one translation (paper, Figure 3).
+
+        Source tokens run along x, target tokens along y; brighter is more
+        attention. Needs matplotlib (`pip install keras-bahdanau[plot]`).
+
+        Args:
+            text: the source sentence.
+            path: image file to write (PNG, SVG, PDF...), or `None`.
+
+        Returns:
+            The matplotlib `Figure`.
+
+        Raises:
+            ImportError: matplotlib is missing.
+            TypeError, ValueError: as `attention`.
+        """
+        from keras_bahdanau import plotting
+
+        result = self.attention(text)
+        return plotting.plot_attention(
+            result["source_tokens"],
+            result["target_tokens"],
+            result["weights"],
+            path=path,
+        )
+
+    def evaluate(
+        self,
+        pairs_or_path,
+        strategy: str = "greedy",
+        limit: "int | None" = None,
+        reverse: bool = False,
+        tokenize: "str | None" = None,
+        **generate_kwargs,
+    ) -> dict:
+        """Corpus BLEU and chrF of the translations of held-out pairs.
+
+        Args:
+            pairs_or_path: list of `(source, reference)` pairs or TSV path.
+            strategy: decoding strategy (see `translate`).
+            limit: score only the first `limit` pairs.
+            reverse: swap the columns of the pairs.
+            tokenize: sacrebleu BLEU tokenizer; default
+                `metrics.bleu_tokenizer` (`"intl"`, `"zh"` for CJK).
+            **generate_kwargs: passed to `translate`.
+
+        Returns:
+            `{"bleu": float, "chrf": float, "n": int}` (0-100 scale).
+
+        Raises:
+            FileNotFoundError, TypeError, ValueError: bad pairs or settings.
+        """
+        pairs = as_pairs(pairs_or_path, reverse=reverse)
+        if limit is not None:
+            _check_positive_int("limit", limit, "limit=500")
+            pairs = pairs[:limit]
+        hypotheses = self.translate(
+            [s for s, _ in pairs], strategy=strategy, **generate_kwargs
+        )
+        return metrics.corpus_scores(
+            hypotheses, [t for _, t in pairs], tokenize=tokenize
+        )
+
+    # ------------------------------------------------------------- saving
+    def get_config(self) -> dict:
+        """JSON-able settings (without the tokenizers and the model)."""
+        return {
+            "format_version": FORMAT_VERSION,
+            "source_lang": self.source_lang,
+            "target_lang": self.target_lang,
+            "max_source_length": self.max_source_length,
+            "max_target_length": self.max_target_length,
+            "seed": self.seed,
+        }
+
+    def save(self, path: str) -> str:
+        """Saves the model, both vocabularies and the settings.
+
+        A directory gets `model.keras`, `source_tokenizer.json`,
+        `target_tokenizer.json` and `translator.json`. A path ending in
+        `.keras` gets one Keras archive with the tokenizers and settings in
+        an extra `keras_bahdanau_translator.json` entry.
+
+        Args:
+            path: a directory (created when missing) or a `.keras` file.
+
+        Returns:
+            `path`.
+        """
+        path = os.fspath(path)
+        if path.endswith(".keras"):
+            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+            self.model.save(path)
+            bundle = {
+                "config": self.get_config(),
+                "source_tokenizer": self.source_tokenizer.get_config(),
+                "target_tokenizer": self.target_tokenizer.get_config(),
+            }
+            with zipfile.ZipFile(path, "a") as archive:
+                archive.writestr(
+                    ARCHIVE_ENTRY, json.dumps(bundle, ensure_ascii=False)
+                )
+            return path
+        os.makedirs(path, exist_ok=True)
+        # Written to a temporary name first: a kill mid-save keeps the old.
+        tmp = os.path.join(path, "tmp." + MODEL_FILENAME)
+        self.model.save(tmp)
+        os.replace(tmp, os.path.join(path, MODEL_FILENAME))
+        for name, tokenizer in (
+            (SOURCE_TOKENIZER_FILENAME, self.source_tokenizer),
+            (TARGET_TOKENIZER_FILENAME, self.target_tokenizer),
+        ):
+            _write_json(os.path.join(path, name), tokenizer.get_config())
+        _write_json(os.path.join(path, CONFIG_FILENAME), self.get_config())
+        return path
+
+    @classmethod
+    def load(cls, path: str) -> "Translator":
+        """Loads a translator written by `save` (no `safe_mode=False`).
+
+        Args:
+            path: the directory or `.keras` file given to `save`.
+
+        Returns:
+            A `Translator`.
+
+        Raises:
+            FileNotFoundError: nothing saved at `path`.
+            ValueError: the files are not a saved translator.
+        """
+        path = os.fspath(path)
+        if os.path.isfile(path) and path.endswith(".keras"):
+            with zipfile.ZipFile(path) as archive:
+                if ARCHIVE_ENTRY not in archive.namelist():
+                    raise ValueError(
+                        f"`path` must be a translator saved by "
+                        f"Translator.save. Received: {path!r}, a .keras file "
+                        "without vocabularies. Build a Translator from the "
+                        "model and its tokenizers instead."
+                    )
+                bundle = json.loads(archive.read(ARCHIVE_ENTRY))
+            model = keras.saving.load_model(path)
+            config = bundle["config"]
+            source = TextTokenizer.from_config(bundle["source_tokenizer"])
+            target = TextTokenizer.from_config(bundle["target_tokenizer"])
+        else:
+            config_path = os.path.join(path, CONFIG_FILENAME)
+            if not os.path.isfile(config_path):
+                raise FileNotFoundError(
+                    f"No saved translator at {path!r} (missing "
+                    f"{CONFIG_FILENAME}). Pass a directory written by "
+                    "Translator.save or `keras-bahdanau train --out`."
+                )
+            with open(config_path, encoding="utf-8") as f:
+                config = json.load(f)
+            source = TextTokenizer.load(
+                os.path.join(path, SOURCE_TOKENIZER_FILENAME)
+            )
+            target = TextTokenizer.load(
+                os.path.join(path, TARGET_TOKENIZER_FILENAME)
+            )
+            model = keras.saving.load_model(
+                os.path.join(path, MODEL_FILENAME)
+            )
+        translator = cls(
+            source,
+            target,
+            model,
+            source_lang=config.get("source_lang"),
+            target_lang=config.get("target_lang"),
+            max_source_length=config["max_source_length"],
+            max_target_length=config["max_target_length"],
+        )
+        translator.seed = config.get("seed", 0)
+        return translator
+
+    def export(self, path: str) -> str:
+        """Writes a TensorFlow SavedModel: strings in, strings out.
+
+        The `serving_default` signature maps a `tf.string` vector `texts`
+        to a `tf.string` vector `translations` by greedy decoding; it needs
+        only TensorFlow and tensorflow-text (for the tokenizer ops) to run.
+        See `keras_bahdanau.export.export_saved_model`.
+
+        Args:
+            path: output directory.
+
+        Returns:
+            `path`.
+        """
+        from keras_bahdanau import export
+
+        return export.export_saved_model(self, path)
+
+
+def _write_json(path: str, value) -> None:
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(value, f, ensure_ascii=False, indent=1)
+    os.replace(tmp, path)
