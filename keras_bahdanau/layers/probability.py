@@ -40,8 +40,10 @@ def sparsemax(scores, axis: int = -1):
 
     >>> import numpy as np
     >>> from keras_bahdanau.layers.probability import sparsemax
-    >>> np.round(np.asarray(sparsemax(np.array([[2.0, 1.0, -1.0]]))), 3)
-    array([[1., 0., 0.]], dtype=float32)
+    >>> np.asarray(sparsemax(np.array([[2.0, 1.0, -1.0]]))).tolist()
+    [[1.0, 0.0, 0.0]]
+    >>> np.asarray(sparsemax(np.array([[0.5, 0.3, -1.0]]))).round(3).tolist()
+    [[0.6, 0.4, 0.0]]
     """
     if axis not in (-1, len(scores.shape) - 1):
         raise ValueError(
