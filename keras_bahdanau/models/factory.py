@@ -1,6 +1,7 @@
 """build_model(): presets plus overrides -> AttentionSeq2Seq."""
 
 import copy
+import inspect
 
 from keras_bahdanau.models.presets import PRESETS
 from keras_bahdanau.models.seq2seq import AttentionSeq2Seq
@@ -43,6 +44,15 @@ def build_model(
         raise ValueError(
             f"`preset` must be one of {sorted(PRESETS)} or None. "
             f"Received: preset={preset!r}. Pick one of those."
+        )
+    allowed = set(inspect.signature(AttentionSeq2Seq).parameters)
+    allowed |= {"name", "dtype", "trainable"}
+    allowed -= {"source_vocab_size", "target_vocab_size", "kwargs"}
+    unknown = sorted(set(overrides) - allowed)
+    if unknown:
+        raise TypeError(
+            "`overrides` must be `AttentionSeq2Seq` arguments. "
+            f"Received unknown: {unknown}. Use some of {sorted(allowed)}."
         )
     config = copy.deepcopy(PRESETS[preset]) if preset else {}
     config.update(overrides)

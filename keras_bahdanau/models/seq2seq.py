@@ -349,7 +349,12 @@ class AttentionSeq2Seq(keras.Model):
 def _split_inputs(inputs):
     if isinstance(inputs, dict):
         return inputs["source_ids"], inputs["target_ids"]
-    if not isinstance(inputs, (list, tuple)) or len(inputs) != 2:
+    if (
+        not isinstance(inputs, (list, tuple))
+        or len(inputs) != 2
+        # A flat shape such as (batch, source_len) is not a pair of inputs.
+        or any(x is None or isinstance(x, int) for x in inputs)
+    ):
         raise ValueError(
             "`inputs` must be a tuple (source_ids, target_ids). "
             f"Received: {type(inputs).__name__}. Call the model as "

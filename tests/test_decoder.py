@@ -1,0 +1,357 @@
+"""AttentiveDecoder: arguments, shapes, numbers vs the paper, step = call."""
+
+import keras
+import numpy as np
+import pytest
+
+import keras_bahdanau as kb
+from tests import checks
+from tests import reference
+
+B, S, T, D, V, EMB, UNITS, ATT = 3, 6, 4, 8, 11, 6, 5, 4
+
+CONFIGS = {
+    "gru": dict(cell="gru"),
+    "gru_paper_reset_maxout": dict(cell="gru", reset_after=False,
+                                   maxout_units=3),
+    "lstm": dict(cell="lstm"),
+    "gru_no_attention": dict(cell="gru", attention=None),
+    "lstm_no_attention_maxout": dict(cell="lstm", attention=None,
+                                     maxout_units=3),
+    "gru_mean_bridge_normalize": dict(bridge="mean", normalize=True),
+    "gru_zeros_bridge_shallow": dict(bridge="zeros", deep_output=False),
+    "sparsemax_reset_before": dict(probability_fn="sparsemax",
+                                   reset_after=False),
+}
+
+
+def make_inputs(seed=0, dtype="float32"):
+    rng = np.random.RandomState(seed)
+    memory = rng.normal(size=(B, S, D)).astype(dtype)
+    mask = np.array(
+        [[1, 1, 1, 1, 1, 1], [1, 1, 1, 1, 0, 0], [1, 1, 0, 0, 0, 0]], bool
+    )
+    target_ids = rng.randint(1, V, size=(B, T)).astype("int32")
+    return target_ids, memory, mask
+
+
+def randomise(layer, seed=1):
+    rng = np.random.RandomState(seed)
+    for variable in layer.weights:
+        value = rng.normal(scale=0.5, size=tuple(variable.shape))
+        variable.assign(value.astype(variable.dtype))
+
+
+def built_decoder(target_ids, memory, dtype=None, **kwargs):
+    decoder = kb.AttentiveDecoder(V, EMB, UNITS, ATT, dtype=dtype, **kwargs)
+    decoder(target_ids, memory)
+    randomise(decoder)
+    return decoder
+
+
+# ------------------------------------------------------------- arguments
+@pytest.mark.parametrize(
+    "kwargs, pattern",
+    [
+        (dict(vocab_size=0), "`vocab_size` must be a positive int.*"
+         "vocab_size=8000"),
+        (dict(embedding_dim=-1), "`embedding_dim` must be a positive int"),
+        (dict(units=0), "`units` must be a positive int.*units=512"),
+        (dict(attention_units=1.5), "`attention_units` must be a positive"),
+        (dict(cell="rnn"), "`cell` must be one of \\['gru', 'lstm'\\].*"
+         "Received: cell='rnn'.*Pick one of those"),
+        (dict(attention="luong"), "`attention` must be one of.*"
+         "Pick one of those"),
+        (dict(bridge="forward"), "`bridge` must be one of.*'backward'.*"
+         "Pick one of those"),
+        (dict(dropout=1.0), "`dropout` must be a float in \\[0, 1\\).*"
+         "dropout=0.1.*Received: dropout=1.0"),
+        (dict(dropout=-0.1), "`dropout` must be a float in \\[0, 1\\)"),
+        (dict(maxout_units=0), "`maxout_units` must be a positive int.*"
+         "maxout_units=500"),
+    ],
+)
+def test_bad_arguments(kwargs, pattern):
+    args = dict(vocab_size=V, embedding_dim=EMB, units=UNITS,
+                attention_units=ATT)
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=pattern):
+        kb.AttentiveDecoder(**args)
+
+
+def test_target_ids_rank():
+    _, memory, _ = make_inputs()
+    decoder = kb.AttentiveDecoder(V, EMB, UNITS, ATT)
+    with pytest.raises(ValueError, match="`target_ids` must have rank 2.*"
+                       "Add or remove"):
+        decoder(np.ones((B, T, 1), "int32"), memory)
+
+
+def test_memory_rank():
+    target_ids, memory, _ = make_inputs()
+    decoder = kb.AttentiveDecoder(V, EMB, UNITS, ATT)
+    with pytest.raises(ValueError, match="`memory` must have rank 3.*"
+                       "Add or remove"):
+        decoder(target_ids, memory[:, 0])
+
+
+def test_memory_mask_rank():
+    target_ids, memory, mask = make_inputs()
+    decoder = built_decoder(target_ids, memory)
+    with pytest.raises(ValueError, match="`memory_mask` must have rank 2"):
+        decoder(target_ids, memory, memory_mask=mask[:, :, None])
+
+
+def test_batch_mismatch():
+    target_ids, memory, _ = make_inputs()
+    decoder = built_decoder(target_ids, memory)
+    with pytest.raises(ValueError, match="`target_ids` and `memory` must "
+                       "have the same batch size.*Pass one target row"):
+        decoder(target_ids[:2], memory)
+
+
+def test_backward_bridge_needs_even_memory():
+    target_ids, memory, _ = make_inputs()
+    decoder = kb.AttentiveDecoder(V, EMB, UNITS, ATT)
+    with pytest.raises(ValueError, match="even last dimension.*"
+                       "bridge='mean'"):
+        decoder(target_ids, memory[:, :, :7])
+
+
+def test_initial_state_size_for_lstm():
+    target_ids, memory, _ = make_inputs()
+    decoder = built_decoder(target_ids, memory, cell="lstm")
+    with pytest.raises(ValueError, match="`initial_state` must hold 2.*"
+                       "\\[h, c\\] for LSTM"):
+        decoder(target_ids, memory, initial_state=np.zeros((B, UNITS)))
+
+
+# ----------------------------------------------------------------- shapes
+@pytest.mark.parametrize("attention", ["bahdanau", None])
+def test_symbolic_and_eager_shapes(attention):
+    target_ids, memory, _ = make_inputs()
+    decoder = kb.AttentiveDecoder(V, EMB, UNITS, ATT, attention=attention)
+
+    def apply(ids, mem):
+        return decoder(ids, mem, return_attention_scores=True)
+
+    symbolic, eager = checks.assert_symbolic_matches_eager(
+        apply,
+        (keras.Input((None,), dtype="int32"), keras.Input((None, D))),
+        (target_ids, memory),
+    )
+    assert tuple(eager[0].shape) == (B, T, V)
+    assert tuple(eager[1].shape) == (B, T, S)
+    assert tuple(symbolic[0].shape) == (None, None, V)
+    assert checks.dtype_name(eager[0]) == "float32"
+    assert tuple(decoder(target_ids, memory).shape) == (B, T, V)
+
+
+# ---------------------------------------------------------------- numbers
+@pytest.mark.parametrize("name", sorted(CONFIGS))
+def test_matches_reference(name):
+    target_ids, memory, mask = make_inputs()
+    decoder = built_decoder(target_ids, memory, **CONFIGS[name])
+    logits, alignments = decoder(
+        target_ids, memory, memory_mask=mask, return_attention_scores=True
+    )
+    expected_logits, expected_alignments = reference.decoder_sequence(
+        decoder, target_ids, memory, mask
+    )
+    np.testing.assert_allclose(checks.to_numpy(logits), expected_logits,
+                               atol=1e-5, rtol=0)
+    np.testing.assert_allclose(checks.to_numpy(alignments),
+                               expected_alignments, atol=1e-5, rtol=0)
+
+
+def test_first_step_is_scored_with_initial_state():
+    """Paper order: alpha_1 uses s_0 = tanh(W_s h_1_backward + b)."""
+    target_ids, memory, mask = make_inputs()
+    decoder = built_decoder(target_ids, memory)
+    _, alignments = decoder(target_ids, memory, memory_mask=mask,
+                            return_attention_scores=True)
+    s0 = np.tanh(reference.dense(
+        decoder.bridge_layer, np.where(mask[:, :, None], memory, 0)[:, 0,
+                                                                  D // 2:]))
+    _, expected = reference.layer_attention(
+        decoder.attention_layer, s0, memory, mask
+    )
+    np.testing.assert_allclose(checks.to_numpy(alignments)[:, 0], expected,
+                               atol=1e-5)
+
+
+def test_explicit_initial_state_is_used():
+    target_ids, memory, mask = make_inputs()
+    decoder = built_decoder(target_ids, memory)
+    state, _ = decoder.prepare(memory, mask)
+    a = decoder(target_ids, memory, memory_mask=mask)
+    b = decoder(target_ids, memory, memory_mask=mask,
+                initial_state=state[0])
+    checks.assert_same_outputs(a, b, atol=1e-6)
+    c = decoder(target_ids, memory, memory_mask=mask,
+                initial_state=np.zeros((B, UNITS), "float32"))
+    assert not np.allclose(checks.to_numpy(a), checks.to_numpy(c))
+
+
+@pytest.mark.parametrize("name", sorted(CONFIGS))
+def test_step_loop_equals_call(name):
+    target_ids, memory, mask = make_inputs()
+    decoder = built_decoder(target_ids, memory, **CONFIGS[name])
+    logits, alignments = decoder(
+        target_ids, memory, memory_mask=mask, return_attention_scores=True
+    )
+    state, cache = decoder.prepare(memory, mask)
+    step_logits, step_weights = [], []
+    for t in range(T):
+        out, state, weights = decoder.step(target_ids[:, t], state, cache)
+        step_logits.append(checks.to_numpy(out))
+        step_weights.append(checks.to_numpy(weights))
+    np.testing.assert_allclose(np.stack(step_logits, 1),
+                               checks.to_numpy(logits), atol=1e-5, rtol=0)
+    np.testing.assert_allclose(np.stack(step_weights, 1),
+                               checks.to_numpy(alignments), atol=1e-6,
+                               rtol=0)
+
+
+# ---------------------------------------------------------------- masking
+@pytest.mark.parametrize("name", ["gru", "gru_mean_bridge_normalize"])
+def test_padding_values_do_not_matter(name):
+    target_ids, memory, mask = make_inputs()
+    decoder = built_decoder(target_ids, memory, **CONFIGS[name])
+    before = decoder(target_ids, memory, memory_mask=mask,
+                     return_attention_scores=True)
+    changed = memory.copy()
+    changed[~mask] = 100.0
+    after = decoder(target_ids, changed, memory_mask=mask,
+                    return_attention_scores=True)
+    checks.assert_same_outputs(before, after)
+
+
+def test_appending_memory_padding_changes_nothing():
+    target_ids, memory, mask = make_inputs()
+    decoder = built_decoder(target_ids, memory)
+    logits, alignments = decoder(target_ids, memory, memory_mask=mask,
+                                 return_attention_scores=True)
+    longer = np.concatenate([memory, np.ones((B, 2, D), "float32")], 1)
+    longer_mask = np.concatenate([mask, np.zeros((B, 2), bool)], 1)
+    logits2, alignments2 = decoder(target_ids, longer,
+                                   memory_mask=longer_mask,
+                                   return_attention_scores=True)
+    alignments2 = checks.to_numpy(alignments2)
+    assert np.all(alignments2[:, :, S:] == 0)
+    np.testing.assert_allclose(alignments2[:, :, :S],
+                               checks.to_numpy(alignments), atol=1e-6,
+                               rtol=0)
+    np.testing.assert_allclose(checks.to_numpy(logits2),
+                               checks.to_numpy(logits), atol=1e-5, rtol=0)
+
+
+def test_automatic_keras_mask_equals_explicit_mask():
+    target_ids, _, mask = make_inputs()
+    source_ids = np.where(mask, np.arange(1, S + 1)[None], 0).astype("int32")
+    src = keras.Input((None,), dtype="int32")
+    tgt = keras.Input((None,), dtype="int32")
+    memory = keras.layers.Embedding(20, D, mask_zero=True, name="emb")(src)
+    decoder = kb.AttentiveDecoder(V, EMB, UNITS, ATT, bridge="mean")
+    outputs = decoder(tgt, memory, return_attention_scores=True)
+    model = keras.Model([src, tgt], list(outputs))
+    randomise(decoder)
+    auto = model([source_ids, target_ids])
+    embedded = reference.as_numpy(model.get_layer("emb").embeddings)
+    explicit = decoder(target_ids, embedded[source_ids].astype("float32"),
+                       memory_mask=source_ids != 0,
+                       return_attention_scores=True)
+    checks.assert_same_outputs(auto, explicit, atol=1e-6)
+    assert np.all(checks.to_numpy(auto[1])[~mask[:, None, :].repeat(T, 1)]
+                  == 0)
+
+
+@pytest.mark.parametrize("attention", ["bahdanau", None])
+def test_all_padding_memory_row(attention):
+    target_ids, memory, mask = make_inputs()
+    mask[2] = False
+    decoder = built_decoder(target_ids, memory, attention=attention)
+    logits, alignments = decoder(target_ids, memory, memory_mask=mask,
+                                 return_attention_scores=True)
+    checks.assert_finite(logits, alignments)
+    assert np.all(checks.to_numpy(alignments)[2] == 0)
+    expected, _ = reference.decoder_sequence(decoder, target_ids, memory,
+                                             mask)
+    np.testing.assert_allclose(checks.to_numpy(logits), expected, atol=1e-5)
+
+
+# -------------------------------------------------------------- gradients
+@pytest.mark.parametrize("name", ["gru_paper_reset_maxout", "lstm",
+                                  "gru_mean_bridge_normalize"])
+def test_gradient_matches_finite_differences(name):
+    dtype = checks.gradient_dtype()
+    target_ids, memory, mask = make_inputs(dtype=dtype)
+    decoder = built_decoder(target_ids, memory, dtype=dtype, **CONFIGS[name])
+
+    def forward(call):
+        return call(target_ids, memory, memory_mask=mask)
+
+    function, theta = checks.flat_weights_function(decoder, forward)
+    assert theta.dtype == np.dtype(dtype)
+    checks.assert_gradient_matches_finite_differences(
+        function, theta, num_checks=30
+    )
+
+
+# ----------------------------------------------------------------- saving
+def test_config_round_trip():
+    decoder = kb.AttentiveDecoder(
+        V, EMB, UNITS, ATT, cell="lstm", attention=None, normalize=True,
+        probability_fn="sparsemax", dropout=0.2, maxout_units=3,
+        deep_output=False, bridge="mean", reset_after=False,
+        kernel_initializer="he_normal", recurrent_initializer="zeros",
+    )
+    clone = checks.assert_config_round_trip(decoder)
+    for key in ("cell", "attention", "maxout_units", "bridge",
+                "reset_after", "dropout", "deep_output"):
+        assert getattr(clone, key) == getattr(decoder, key)
+    checks.assert_serialization_round_trip(decoder)
+
+
+@pytest.mark.parametrize("name", ["gru_paper_reset_maxout", "lstm",
+                                  "gru_no_attention"])
+def test_save_and_reload_functional_model(tmp_path, name):
+    target_ids, _, mask = make_inputs()
+    source_ids = np.where(mask, np.arange(1, S + 1)[None], 0).astype("int32")
+    src = keras.Input((None,), dtype="int32")
+    tgt = keras.Input((None,), dtype="int32")
+    memory = kb.BidirectionalEncoder(20, 5, D // 2, name="enc")(src)
+    decoder = kb.AttentiveDecoder(V, EMB, UNITS, ATT, name="dec",
+                                  **CONFIGS[name])
+    outputs = decoder(tgt, memory, return_attention_scores=True)
+    model = keras.Model([src, tgt], list(outputs))
+    randomise(decoder)
+    reloaded = checks.save_and_reload(model, tmp_path)
+    checks.assert_same_outputs(model([source_ids, target_ids]),
+                               reloaded([source_ids, target_ids]))
+    assert reloaded.get_layer("dec").get_config() == decoder.get_config()
+
+
+# ----------------------------------------------------------------- dtypes
+@pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
+@pytest.mark.parametrize("cell", ["gru", "lstm"])
+def test_mixed_precision(policy, cell):
+    keras.config.set_dtype_policy(policy)
+    target_ids, memory, mask = make_inputs()
+    mask[2] = False
+    decoder = kb.AttentiveDecoder(V, EMB, UNITS, ATT, cell=cell,
+                                  maxout_units=3)
+    logits, alignments = decoder(target_ids, memory, memory_mask=mask,
+                                 return_attention_scores=True)
+    assert checks.dtype_name(logits) == "float32"
+    assert checks.dtype_name(decoder.input_kernel) == "float32"
+    checks.assert_finite(logits, alignments)
+    assert np.all(checks.to_numpy(alignments)[2] == 0)
+
+    def function(mem):
+        out = decoder(target_ids, mem, memory_mask=mask)
+        return keras.ops.sum(keras.ops.cast(out, "float32") ** 2)
+
+    grad = checks.gradient(function, memory)
+    assert np.all(np.isfinite(grad)) and np.abs(grad).sum() > 0
+    assert np.all(grad[~mask] == 0)

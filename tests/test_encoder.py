@@ -1,0 +1,167 @@
+"""BidirectionalEncoder: arguments, numbers, padding, mask, saving, dtypes."""
+
+import keras
+import numpy as np
+import pytest
+
+import keras_bahdanau as kb
+from tests import checks
+from tests import reference
+
+VOCAB, EMB, UNITS = 15, 6, 5
+
+IDS = np.array(
+    [[3, 4, 5, 6, 7, 8], [9, 10, 11, 0, 0, 0], [12, 0, 0, 0, 0, 0]], "int32"
+)
+
+
+def built_encoder(ids=IDS, **kwargs):
+    encoder = kb.BidirectionalEncoder(VOCAB, EMB, UNITS, **kwargs)
+    encoder(ids)
+    return encoder
+
+
+@pytest.mark.parametrize(
+    "kwargs, pattern",
+    [
+        (dict(vocab_size=0), "`vocab_size` must be a positive int"),
+        (dict(embedding_dim=2.0), "`embedding_dim` must be a positive int"),
+        (dict(units=-1), "`units` must be a positive int.*units=256"),
+        (dict(cell="rnn"), "`cell` must be one of.*Pick one of those"),
+        (dict(dropout=1.5), "`dropout` must be a float in \\[0, 1\\).*"
+         "dropout=0.1"),
+    ],
+)
+def test_bad_arguments(kwargs, pattern):
+    args = dict(vocab_size=VOCAB, embedding_dim=EMB, units=UNITS)
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=pattern):
+        kb.BidirectionalEncoder(**args)
+
+
+def test_token_ids_rank():
+    encoder = kb.BidirectionalEncoder(VOCAB, EMB, UNITS)
+    with pytest.raises(ValueError, match="`token_ids` must have rank 2.*"
+                       "Add or remove"):
+        encoder(IDS[:, :, None])
+
+
+@pytest.mark.parametrize("cell", ["gru", "lstm"])
+def test_symbolic_and_eager_shapes(cell):
+    encoder = kb.BidirectionalEncoder(VOCAB, EMB, UNITS, cell=cell)
+    symbolic, eager = checks.assert_symbolic_matches_eager(
+        encoder, (keras.Input((None,), dtype="int32"),), (IDS,)
+    )
+    assert tuple(eager[0].shape) == (3, 6, 2 * UNITS)
+    assert tuple(symbolic[0].shape) == (None, None, 2 * UNITS)
+    assert encoder.compute_output_shape((3, 6)) == (3, 6, 2 * UNITS)
+
+
+def test_matches_reference():
+    encoder = built_encoder()
+    memory = checks.to_numpy(encoder(IDS))
+    expected, _ = reference.encoder(encoder, IDS)
+    np.testing.assert_allclose(memory, expected, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("cell", ["gru", "lstm"])
+def test_memory_is_zero_at_padding(cell):
+    encoder = built_encoder(cell=cell)
+    memory = checks.to_numpy(encoder(IDS))
+    assert np.all(memory[IDS == 0] == 0)
+    assert np.all(np.abs(memory[IDS != 0]).sum(-1) > 0)
+
+
+@pytest.mark.parametrize("cell", ["gru", "lstm"])
+def test_appending_padding_changes_nothing(cell):
+    encoder = built_encoder(cell=cell)
+    memory = checks.to_numpy(encoder(IDS))
+    longer = np.concatenate([IDS, np.zeros((3, 4), "int32")], axis=1)
+    memory2 = checks.to_numpy(encoder(longer))
+    np.testing.assert_allclose(memory2[:, :6], memory, atol=1e-6, rtol=0)
+    assert np.all(memory2[:, 6:] == 0)
+
+
+def test_backward_half_of_first_position_is_backward_final_state():
+    encoder = built_encoder()
+    memory = checks.to_numpy(encoder(IDS))
+    embeddings = reference.as_numpy(encoder.embedding.embeddings)
+    cell = encoder.rnn.backward_layer.cell
+    for row in range(IDS.shape[0]):
+        real = IDS[row][IDS[row] != 0]
+        x = embeddings[real][None]
+        _, state = reference.keras_gru_sequence(
+            x, np.ones((1, len(real)), bool), cell, go_backwards=True
+        )
+        np.testing.assert_allclose(memory[row, 0, UNITS:], state[0],
+                                   atol=1e-5)
+        # Forward half of the last real token: the forward final state.
+        _, forward = reference.keras_gru_sequence(
+            x, np.ones((1, len(real)), bool), encoder.rnn.forward_layer.cell
+        )
+        np.testing.assert_allclose(memory[row, len(real) - 1, :UNITS],
+                                   forward[0], atol=1e-5)
+
+
+def test_keras_mask_is_ids_not_pad():
+    ids = np.where(IDS == 0, 7, IDS).astype("int32")
+    ids[1, 3:] = 3
+    encoder = kb.BidirectionalEncoder(VOCAB, EMB, UNITS, pad_id=3)
+    inputs = keras.Input((None,), dtype="int32")
+    memory = encoder(inputs)
+    assert memory._keras_mask is not None
+    mask = checks.to_numpy(encoder.compute_mask(ids))
+    np.testing.assert_array_equal(mask, ids != 3)
+    out = checks.to_numpy(encoder(ids))
+    assert np.all(out[ids == 3] == 0)
+    # Id 0 is a normal token when pad_id=3.
+    assert np.all(np.abs(out[ids == 7]).sum(-1) > 0)
+
+
+def test_mask_reaches_a_downstream_layer():
+    ids = keras.Input((None,), dtype="int32")
+    memory = kb.BidirectionalEncoder(VOCAB, EMB, UNITS)(ids)
+    pooled = keras.layers.GlobalAveragePooling1D()(memory)
+    model = keras.Model(ids, pooled)
+    out = checks.to_numpy(model(IDS))
+    full = checks.to_numpy(model.layers[1](IDS))
+    expected = full.sum(1) / (IDS != 0).sum(1, keepdims=True)
+    np.testing.assert_allclose(out, expected, atol=1e-6)
+
+
+def test_dropout_only_in_training():
+    encoder = built_encoder(dropout=0.5)
+    a = encoder(IDS, training=False)
+    b = encoder(IDS, training=False)
+    c = encoder(IDS, training=True)
+    checks.assert_same_outputs(a, b)
+    assert not np.allclose(checks.to_numpy(a), checks.to_numpy(c))
+
+
+def test_config_round_trip():
+    encoder = kb.BidirectionalEncoder(VOCAB, EMB, UNITS, cell="lstm",
+                                      dropout=0.1, pad_id=2)
+    clone = checks.assert_config_round_trip(encoder)
+    assert (clone.cell, clone.pad_id, clone.dropout) == ("lstm", 2, 0.1)
+    checks.assert_serialization_round_trip(encoder)
+
+
+@pytest.mark.parametrize("cell", ["gru", "lstm"])
+def test_save_and_reload_functional_model(tmp_path, cell):
+    ids = keras.Input((None,), dtype="int32")
+    memory = kb.BidirectionalEncoder(VOCAB, EMB, UNITS, cell=cell)(ids)
+    model = keras.Model(ids, memory)
+    reloaded = checks.save_and_reload(model, tmp_path)
+    checks.assert_same_outputs(model(IDS), reloaded(IDS))
+
+
+@pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
+def test_mixed_precision(policy):
+    keras.config.set_dtype_policy(policy)
+    encoder = kb.BidirectionalEncoder(VOCAB, EMB, UNITS)
+    memory = encoder(IDS)
+    assert checks.dtype_name(memory) == policy.split("_")[1]
+    assert checks.dtype_name(encoder.embedding.embeddings) == "float32"
+    checks.assert_finite(memory)
+    assert np.all(checks.to_numpy(keras.ops.cast(memory, "float32"))[
+        IDS == 0] == 0)

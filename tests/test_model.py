@@ -1,0 +1,310 @@
+"""AttentionSeq2Seq, build_model, presets, masked loss and accuracy."""
+
+import warnings
+
+import keras
+import numpy as np
+import pytest
+
+import keras_bahdanau as kb
+from tests import checks
+from tests import reference
+
+SRC_V, TGT_V = 17, 13
+
+
+def batch(seed=0, n=4):
+    rng = np.random.RandomState(seed)
+    source = rng.randint(3, SRC_V, size=(n, 7)).astype("int32")
+    target = rng.randint(3, TGT_V, size=(n, 6)).astype("int32")
+    for row in range(n):
+        source[row, 3 + row % 4:] = 0
+        target[row, 2 + row % 4:] = 0
+        target[row, 1 + row % 4] = 2
+    decoder_input = np.concatenate(
+        [np.ones((n, 1), "int32"), target[:, :-1]], axis=1
+    )
+    return source, decoder_input, target
+
+
+def tiny(**overrides):
+    return kb.build_model(SRC_V, TGT_V, preset="tiny", **overrides)
+
+
+# ------------------------------------------------------------- arguments
+def test_special_ids_must_differ():
+    with pytest.raises(ValueError, match="must be different.*Received.*"
+                       "Give each special token its own id"):
+        tiny(pad_id=0, start_id=0)
+
+
+@pytest.mark.parametrize("name, value", [("pad_id", -1), ("start_id", TGT_V),
+                                         ("end_id", 1.0)])
+def test_special_ids_in_range(name, value):
+    with pytest.raises(ValueError, match=f"`{name}` must be an int in "
+                       "\\[0, target_vocab_size\\).*Use ids inside"):
+        tiny(**{name: value})
+
+
+def test_unknown_preset():
+    with pytest.raises(ValueError, match="`preset` must be one of.*paper.*"
+                       "Received: preset='huge'.*Pick one of those"):
+        kb.build_model(SRC_V, TGT_V, preset="huge")
+
+
+def test_unknown_override():
+    with pytest.raises(TypeError, match="`overrides` must be.*"
+                       "hidden_size.*Use some of.*decoder_units"):
+        tiny(hidden_size=3)
+
+
+def test_bad_target_vocab_size():
+    with pytest.raises(ValueError, match="`target_vocab_size` must be a "
+                       "positive int"):
+        kb.build_model(SRC_V, 0, preset="tiny")
+
+
+def test_inputs_must_be_a_pair():
+    model = tiny()
+    source, decoder_input, _ = batch()
+    with pytest.raises(ValueError, match="`inputs` must be a tuple.*"
+                       "model\\(\\(source_ids, target_ids\\)\\)"):
+        model(source)
+
+
+# ------------------------------------------------------- presets, configs
+def test_paper_preset_config_without_building():
+    model = kb.build_model(30000, 30000, preset="paper")
+    assert not model.built
+    config = model.get_config()
+    assert config["embedding_dim"] == 620
+    assert config["encoder_units"] == 1000
+    assert config["decoder_units"] == 1000
+    assert config["attention_units"] == 1000
+    assert config["maxout_units"] == 500
+    assert config["attention"] == "bahdanau"
+    assert config["deep_output"] is True
+    assert config["bridge"] == "backward"
+    assert (config["pad_id"], config["start_id"], config["end_id"]) == (
+        0, 1, 2)
+
+
+def test_overrides_win_over_preset():
+    model = tiny(cell="lstm", decoder_units=7, attention=None)
+    assert (model.cell, model.decoder_units, model.attention) == (
+        "lstm", 7, None)
+    assert model.encoder_units == kb.PRESETS["tiny"]["encoder_units"]
+    assert model.decoder.cell == "lstm" and model.encoder.cell == "lstm"
+
+
+def test_model_config_round_trip():
+    model = tiny(cell="lstm", normalize=True, probability_fn="sparsemax",
+                 pad_id=5, start_id=6, end_id=7, maxout_units=4)
+    config = model.get_config()
+    clone = kb.AttentionSeq2Seq.from_config(config)
+    assert clone.get_config() == config
+    assert clone.decoder.probability_fn == "sparsemax"
+    assert clone.encoder.pad_id == 5
+
+
+# ----------------------------------------------------------------- shapes
+def test_symbolic_and_eager_shapes():
+    model = tiny()
+    source, decoder_input, _ = batch()
+    logits = model((source, decoder_input))
+    assert tuple(logits.shape) == (4, 6, TGT_V)
+    assert checks.dtype_name(logits) == "float32"
+    src = keras.Input((None,), dtype="int32")
+    tgt = keras.Input((None,), dtype="int32")
+    symbolic = model((src, tgt))
+    assert tuple(symbolic.shape) == (None, None, TGT_V)
+
+
+@pytest.mark.parametrize("cell", ["gru"])
+def test_matches_reference_encoder_and_decoder(cell):
+    model = tiny(cell=cell, maxout_units=4)
+    source, decoder_input, _ = batch()
+    logits = checks.to_numpy(model((source, decoder_input)))
+    memory, mask = reference.encoder(model.encoder, source)
+    expected, _ = reference.decoder_sequence(
+        model.decoder, decoder_input, memory, mask
+    )
+    np.testing.assert_allclose(logits, expected, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("overrides", [dict(), dict(cell="lstm"),
+                                       dict(attention=None)])
+def test_encode_and_decode_step_equal_teacher_forcing(overrides):
+    model = tiny(**overrides)
+    source, decoder_input, _ = batch()
+    logits = checks.to_numpy(model((source, decoder_input)))
+    state, cache = model.encode(source)
+    for t in range(decoder_input.shape[1]):
+        step_logits, state, _ = model.decode_step(
+            decoder_input[:, t], state, cache
+        )
+        np.testing.assert_allclose(checks.to_numpy(step_logits),
+                                   logits[:, t], atol=1e-5)
+
+
+def test_source_padding_invariance():
+    model = tiny()
+    source, decoder_input, _ = batch()
+    logits = checks.to_numpy(model((source, decoder_input)))
+    longer = np.concatenate([source, np.zeros((4, 3), "int32")], axis=1)
+    logits2 = checks.to_numpy(model((longer, decoder_input)))
+    np.testing.assert_allclose(logits2, logits, atol=1e-5, rtol=0)
+
+
+def test_target_padding_does_not_change_earlier_logits():
+    model = tiny()
+    source, decoder_input, _ = batch()
+    logits = checks.to_numpy(model((source, decoder_input)))
+    changed = decoder_input.copy()
+    changed[:, 4:] = 9
+    logits2 = checks.to_numpy(model((source, changed)))
+    np.testing.assert_allclose(logits2[:, :4], logits[:, :4], atol=1e-6)
+
+
+# ------------------------------------------------------------ loss/metric
+def test_masked_loss_equals_numpy_and_ignores_padding():
+    rng = np.random.RandomState(0)
+    _, _, target = batch()
+    logits = rng.normal(size=target.shape + (TGT_V,)).astype("float32")
+    loss = kb.MaskedSparseCategoricalCrossentropy(pad_id=0)
+    value = float(checks.to_numpy(loss(target, logits)))
+    assert value == pytest.approx(
+        reference.masked_cross_entropy(target, logits), abs=1e-5)
+    changed = logits.copy()
+    changed[target == 0] = 50.0 * rng.normal(size=changed[target == 0].shape)
+    assert float(checks.to_numpy(loss(target, changed))) == pytest.approx(
+        value, abs=1e-6)
+    # Appending padding neither adds loss nor dilutes it.
+    longer_t = np.concatenate([target, np.zeros((4, 3), "int32")], 1)
+    longer_l = np.concatenate([logits, changed[:, :3]], 1)
+    assert float(checks.to_numpy(loss(longer_t, longer_l))) == (
+        pytest.approx(value, abs=1e-6))
+    empty = float(checks.to_numpy(loss(np.zeros_like(target), logits)))
+    assert empty == 0.0
+
+
+def test_loss_with_other_pad_id_and_config():
+    rng = np.random.RandomState(1)
+    target = rng.randint(0, 5, size=(3, 4))
+    logits = rng.normal(size=(3, 4, 5)).astype("float32")
+    loss = kb.MaskedSparseCategoricalCrossentropy(pad_id=4)
+    assert float(checks.to_numpy(loss(target, logits))) == pytest.approx(
+        reference.masked_cross_entropy(target, logits, pad_id=4), abs=1e-5)
+    clone = checks.assert_serialization_round_trip(loss)
+    assert clone.pad_id == 4
+
+
+def test_masked_accuracy():
+    rng = np.random.RandomState(2)
+    _, _, target = batch()
+    logits = rng.normal(size=target.shape + (TGT_V,)).astype("float32")
+    logits[..., 0] = 100.0  # predicts pad everywhere ...
+    hit = (target != 0) & (rng.rand(*target.shape) < 0.5)
+    rows, cols = np.nonzero(hit)
+    logits[rows, cols, target[rows, cols]] = 200.0  # ... except here
+    metric = kb.MaskedTokenAccuracy(pad_id=0)
+    metric.update_state(target, logits)
+    expected = reference.masked_accuracy(target, logits)
+    assert expected == pytest.approx(hit.sum() / (target != 0).sum())
+    assert float(checks.to_numpy(metric.result())) == pytest.approx(
+        expected, abs=1e-6)
+    metric.update_state(target, logits)
+    assert float(checks.to_numpy(metric.result())) == pytest.approx(
+        expected, abs=1e-6)
+    metric.reset_state()
+    assert float(checks.to_numpy(metric.result())) == 0.0
+    assert checks.assert_serialization_round_trip(metric).pad_id == 0
+
+
+def test_compile_defaults():
+    model = tiny()
+    model.compile()
+    assert isinstance(model.loss, kb.MaskedSparseCategoricalCrossentropy)
+    assert isinstance(model.optimizer, keras.optimizers.Adam)
+    source, decoder_input, target = batch()
+    logits = checks.to_numpy(model((source, decoder_input)))
+    results = model.evaluate((source, decoder_input), target, verbose=0,
+                             return_dict=True)
+    assert results["loss"] == pytest.approx(
+        reference.masked_cross_entropy(target, logits), abs=1e-4)
+    assert results["accuracy"] == pytest.approx(
+        reference.masked_accuracy(target, logits), abs=1e-6)
+
+
+# ----------------------------------------------------------------- saving
+def test_save_and_reload_trained_tiny_model(tmp_path):
+    model = tiny()
+    model.compile(optimizer=keras.optimizers.Adam(0.01))
+    source, decoder_input, target = batch()
+    model.fit((source, decoder_input), target, epochs=1, batch_size=4,
+              verbose=0)
+    reloaded = checks.save_and_reload(model, tmp_path)
+    assert isinstance(reloaded, kb.AttentionSeq2Seq)
+    assert reloaded.get_config() == model.get_config()
+    checks.assert_same_outputs(model((source, decoder_input)),
+                               reloaded((source, decoder_input)))
+    # compile() state: loss, metric, optimizer and its slots.
+    assert isinstance(reloaded.loss, kb.MaskedSparseCategoricalCrossentropy)
+    assert int(checks.to_numpy(reloaded.optimizer.iterations)) == 1
+    assert float(checks.to_numpy(reloaded.optimizer.learning_rate)) == (
+        pytest.approx(0.01))
+    for a, b in zip(model.optimizer.variables, reloaded.optimizer.variables):
+        np.testing.assert_array_equal(checks.to_numpy(a), checks.to_numpy(b))
+    # One more step gives the same weights on both.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        loss_a = model.train_on_batch((source, decoder_input), target)
+        loss_b = reloaded.train_on_batch((source, decoder_input), target)
+    assert float(np.ravel(loss_a)[0]) == pytest.approx(
+        float(np.ravel(loss_b)[0]), abs=1e-6)
+    checks.assert_same_outputs(model((source, decoder_input)),
+                               reloaded((source, decoder_input)), atol=1e-5)
+
+
+def test_serialize_model():
+    model = tiny(attention=None)
+    clone = checks.assert_serialization_round_trip(model)
+    assert clone.attention is None and clone.decoder.attention_layer is None
+
+
+# ---------------------------------------------------------------- training
+def test_jit_compile_training_step_matches_eager():
+    if keras.config.backend() == "torch":
+        pytest.skip("jit_compile=True is not used with the torch backend")
+    source, decoder_input, target = batch()
+    losses = {}
+    for jit in (False, True):
+        keras.utils.set_random_seed(0)
+        model = tiny()
+        model.compile(optimizer=keras.optimizers.Adam(0.01),
+                      jit_compile=jit)
+        history = model.fit((source, decoder_input), target, epochs=3,
+                            batch_size=4, verbose=0)
+        losses[jit] = history.history["loss"]
+    np.testing.assert_allclose(losses[True], losses[False], rtol=1e-4)
+    assert losses[True][-1] < losses[True][0]
+
+
+@pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
+def test_mixed_precision_training(policy):
+    keras.config.set_dtype_policy(policy)
+    model = tiny()
+    model.compile()
+    source, decoder_input, target = batch()
+    logits = model((source, decoder_input))
+    assert checks.dtype_name(logits) == "float32"
+    assert model.decoder.compute_dtype == policy.split("_")[1]
+    checks.assert_finite(logits)
+    before = [checks.to_numpy(w) for w in model.trainable_weights]
+    history = model.fit((source, decoder_input), target, epochs=2,
+                        batch_size=4, verbose=0)
+    assert np.all(np.isfinite(history.history["loss"]))
+    after = [checks.to_numpy(w) for w in model.trainable_weights]
+    assert all(np.all(np.isfinite(w)) for w in after)
+    assert all(w.dtype == np.float32 for w in after)
+    assert any(not np.array_equal(a, b) for a, b in zip(before, after))
