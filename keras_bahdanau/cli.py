@@ -18,7 +18,7 @@ DEMO_SENTENCE = "Hello I am Dhruv"
 DEMO_REFERENCE = "नमस्ते मैं ध्रुव हूँ"
 # Sized to train the `small` preset on the embedded data in well under 10
 # minutes on 2 CPU cores.
-DEMO_EPOCHS = 12
+DEMO_EPOCHS = 20
 DEMO_BATCH_SIZE = 32
 TRAIN_ARGS_FILENAME = "train_args.json"
 

@@ -92,6 +92,8 @@ def font_families(texts: list[str]) -> list[str]:
         for entry in entries:
             if not missing or entry.name in families:
                 continue
+            if entry.name.startswith("Last Resort"):
+                continue  # matplotlib's placeholder boxes, not glyphs
             covered = missing & _charmap(entry.fname)
             if covered:
                 families.append(entry.name)

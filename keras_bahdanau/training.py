@@ -152,7 +152,8 @@ def fit(
 
     Args:
         model: a compiled and built `keras.Model`.
-        train_data: training `tf.data.Dataset` (or anything `fit` takes).
+        train_data: training `tf.data.Dataset` of `(inputs, targets)`
+            batches, or an `(inputs, targets)` tuple of arrays.
         validation_data: validation data or `None`.
         epochs: total number of epochs, those of earlier runs included.
         directory: training directory for backups and `training_log.csv`;
@@ -220,8 +221,12 @@ def fit(
                 restore_best_weights=True,
             )
         )
+    targets = None
+    if isinstance(train_data, tuple) and len(train_data) == 2:
+        train_data, targets = train_data  # (inputs, targets) arrays
     history = model.fit(
         train_data,
+        targets,
         validation_data=validation_data,
         epochs=epochs,
         initial_epoch=initial_epoch,

@@ -1,0 +1,180 @@
+"""Command line: each subcommand through a subprocess, errors in-process."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+import keras_bahdanau as kb
+from keras_bahdanau import cli
+
+
+def _run(*args, stdin=None, cwd=None):
+    return subprocess.run(
+        [sys.executable, "-m", "keras_bahdanau", *args],
+        capture_output=True,
+        text=True,
+        input=stdin,
+        timeout=600,
+        cwd=cwd,
+    )
+
+
+def _write_pairs(path, pairs):
+    path.write_text("".join(f"{s}\t{t}\n" for s, t in pairs), "utf-8")
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cli")
+    data = _write_pairs(
+        root / "pairs.tsv",
+        kb.reversal_text_pairs(120, min_length=2, max_length=5),
+    )
+    out = str(root / "model")
+    result = _run(
+        "train", "--data", data, "--out", out, "--preset", "tiny",
+        "--epochs", "2", "--batch-size", "16", "--max-length", "8",
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Epoch 2/2" in result.stdout
+    return out, data
+
+
+def test_train_resumes_and_finishes(model_dir):
+    out, data = model_dir
+    with open(os.path.join(out, "training_log.csv")) as f:
+        assert len(f.read().strip().splitlines()) == 3  # header + 2 epochs
+    # The same command again: the run is finished, nothing is retrained.
+    code = cli.main([
+        "train", "--data", data, "--out", out, "--preset", "tiny",
+        "--epochs", "2", "--batch-size", "16", "--max-length", "8",
+    ])
+    assert code == 0
+    with open(os.path.join(out, "training_log.csv")) as f:
+        assert len(f.read().strip().splitlines()) == 3
+
+
+def test_translate_arguments_and_stdin(model_dir):
+    out, _ = model_dir
+    result = _run("translate", "--model", out, "1 2 3", "4 5")
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = result.stdout.split("\n")
+    assert len(lines) == 3 and lines[2] == ""
+    result = _run(
+        "translate", "--model", out, "--strategy", "beam", "--beam-size",
+        "2", stdin="1 2 3\n\n4 5\n",
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = result.stdout.split("\n")
+    assert len(lines) == 4 and lines[1] == ""
+
+
+def test_evaluate_prints_one_json_object(model_dir):
+    out, data = model_dir
+    result = _run("evaluate", "--model", out, "--data", data, "--limit", "7")
+    assert result.returncode == 0, result.stderr[-3000:]
+    scores = json.loads(result.stdout)
+    assert set(scores) == {"bleu", "chrf", "n"} and scores["n"] == 7
+
+
+def test_attention_writes_png(model_dir, tmp_path):
+    out, _ = model_dir
+    png = tmp_path / "attention.png"
+    result = _run("attention", "--model", out, "--out", str(png), "1 2 3")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert png.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_export_writes_saved_model(model_dir, tmp_path):
+    out, _ = model_dir
+    target = tmp_path / "exported"
+    result = _run("export", "--model", out, "--out", str(target))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (target / "saved_model.pb").is_file()
+
+
+def test_demo_small_run(tmp_path):
+    out = tmp_path / "demo"
+    result = _run(
+        "demo", "--out", str(out), "--epochs", "1", "--max-pairs", "120"
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "BLEU" in result.stdout and "chrF" in result.stdout
+    assert cli.DEMO_SENTENCE in result.stdout
+    assert cli.DEMO_REFERENCE in result.stdout
+    assert (out / "attention.png").is_file()
+    assert (out / "model.keras").is_file()
+
+
+def test_error_exit_through_subprocess(tmp_path):
+    missing = str(tmp_path / "missing.tsv")
+    result = _run("train", "--data", missing, "--out", str(tmp_path / "o"))
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("keras-bahdanau train: error:")
+    assert "missing.tsv" in last
+
+
+def _error(capsys, argv):
+    code = cli.main(argv)
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert code == 2
+    assert len(lines) == 1, captured.err
+    assert captured.out == ""
+    return lines[0]
+
+
+def test_error_missing_file(capsys, tmp_path):
+    line = _error(capsys, [
+        "evaluate", "--model", str(tmp_path), "--data",
+        str(tmp_path / "nope.tsv"),
+    ])
+    assert "error" in line
+
+
+def test_error_empty_file(capsys, tmp_path):
+    empty = tmp_path / "empty.tsv"
+    empty.write_text("", "utf-8")
+    line = _error(capsys, [
+        "train", "--data", str(empty), "--out", str(tmp_path / "o"),
+    ])
+    assert "is empty" in line
+
+
+def test_error_bad_columns(capsys, tmp_path):
+    bad = tmp_path / "bad.tsv"
+    bad.write_text("only one column\nanother\n", "utf-8")
+    line = _error(capsys, [
+        "train", "--data", str(bad), "--out", str(tmp_path / "o"),
+    ])
+    assert "tab-separated columns" in line
+
+
+def test_error_missing_model(capsys, tmp_path):
+    line = _error(capsys, [
+        "translate", "--model", str(tmp_path / "none"), "hello",
+    ])
+    assert "model not found" in line
+    line = _error(capsys, ["export", "--model", str(tmp_path), "--out", "x"])
+    assert "No saved translator" in line
+
+
+def test_error_unknown_preset(capsys, tmp_path):
+    data = _write_pairs(tmp_path / "p.tsv", [("a", "b")])
+    line = _error(capsys, [
+        "train", "--data", data, "--out", str(tmp_path / "o"), "--preset",
+        "huge",
+    ])
+    assert "unknown preset 'huge'" in line and "tiny" in line
+
+
+def test_error_bad_arguments(capsys):
+    line = _error(capsys, ["train", "--epochs", "-1"])
+    assert "--epochs" in line or "positive" in line
+    assert "usage" not in _error(capsys, ["frobnicate"])

@@ -1,0 +1,287 @@
+"""Translator: end to end on the synthetic reversal task (tiny preset)."""
+
+import csv
+import os
+import subprocess
+import sys
+import textwrap
+
+import keras
+import numpy as np
+import pytest
+
+import keras_bahdanau as kb
+from keras_bahdanau import metrics
+from keras_bahdanau import plotting
+from keras_bahdanau import training
+from keras_bahdanau.translator import make_dataset
+
+LIMITS = {"max_source_length": 10, "max_target_length": 10}
+
+
+def _pairs(n=240, seed=0):
+    return kb.reversal_text_pairs(n, min_length=2, max_length=6, seed=seed)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    keras.utils.set_random_seed(0)
+    directory = str(tmp_path_factory.mktemp("translator"))
+    translator = kb.Translator.from_pairs(_pairs(), preset="tiny", **LIMITS)
+    translator.fit(epochs=2, batch_size=16, directory=directory, verbose=0)
+    return translator, directory
+
+
+def test_from_pairs_splits_and_learns_from_training_pairs():
+    translator = kb.Translator.from_pairs(
+        _pairs(50), preset="tiny", validation_split=0.2, **LIMITS
+    )
+    assert len(translator.train_pairs) == 40
+    assert len(translator.validation_pairs) == 10
+    model = translator.model
+    assert model.source_vocab_size == (
+        translator.source_tokenizer.vocabulary_size
+    )
+
+
+def test_from_pairs_rejects_unknown_preset_and_override():
+    with pytest.raises(ValueError, match="preset.*Pick one"):
+        kb.Translator.from_pairs(_pairs(20), preset="huge")
+    # build_model documents TypeError; Keras raises ValueError today.
+    with pytest.raises((TypeError, ValueError), match="no_such_arg"):
+        kb.Translator.from_pairs(_pairs(20), preset="tiny", no_such_arg=1)
+
+
+def test_constructor_rejects_mismatched_vocabulary(trained):
+    translator, _ = trained
+    model = kb.build_model(7, 7, preset="tiny")
+    with pytest.raises(ValueError, match="vocab_size.*build_model"):
+        kb.Translator(
+            translator.source_tokenizer, translator.target_tokenizer, model
+        )
+    with pytest.raises(TypeError, match="source_tokenizer"):
+        kb.Translator(None, translator.target_tokenizer, model)
+
+
+def test_make_dataset_layout_and_dropping(trained):
+    translator, _ = trained
+    pairs = [("1 2 3", "3 2 1"), ("1 " * 30, "1 " * 30)]
+    with pytest.warns(UserWarning, match="Dropped 1 of 2"):
+        dataset = make_dataset(
+            pairs, translator.source_tokenizer, translator.target_tokenizer,
+            **LIMITS,
+        )
+    (source, decoder_input), target = next(iter(dataset))
+    source, decoder_input, target = (
+        np.asarray(source), np.asarray(decoder_input), np.asarray(target)
+    )
+    assert source.shape == (1, 4)  # 3 words + [END], padded per batch
+    assert source[0, -1] == kb.TextTokenizer.END_ID
+    assert decoder_input[0, 0] == kb.TextTokenizer.START_ID
+    assert target[0, -1] == kb.TextTokenizer.END_ID
+    np.testing.assert_array_equal(decoder_input[0, 1:], target[0, :-1])
+    with pytest.raises(ValueError, match="within the length limits"):
+        make_dataset(
+            pairs[1:], translator.source_tokenizer,
+            translator.target_tokenizer, **LIMITS,
+        )
+
+
+def test_translate_empty_and_whitespace_give_empty(trained):
+    translator, _ = trained
+    out = translator.translate(["", "   ", "\t\n", "1 2 3"])
+    assert out[:3] == ["", "", ""]
+    assert isinstance(out[3], str)
+    assert translator.translate("1 2") == translator.translate(["1 2"])
+
+
+@pytest.mark.parametrize(
+    "texts, match",
+    [
+        (["1 2", None], r"texts\[1\].*str"),
+        (["1 2", 3], r"texts\[1\].*int"),
+        ([b"1 2"], r"texts\[0\].*bytes"),
+        (5, r"`texts` must be a str or a list"),
+    ],
+)
+def test_translate_rejects_non_strings(trained, texts, match):
+    translator, _ = trained
+    with pytest.raises(TypeError, match=match):
+        translator.translate(texts)
+
+
+def test_translate_unknown_characters_and_long_input(trained):
+    translator, _ = trained
+    out = translator.translate(["☃ 1 ध्रुव 我"])
+    assert len(out) == 1 and isinstance(out[0], str)
+    with pytest.warns(UserWarning, match=r"texts\[0\].*max_source_length"):
+        out = translator.translate([" ".join(["1"] * 50)])
+    assert isinstance(out[0], str)
+
+
+def test_translate_strategies(trained):
+    translator, _ = trained
+    texts = ["1 2 3", "4 5"]
+    greedy = translator.translate(texts)
+    assert translator.translate(texts, strategy="beam", beam_size=1) == greedy
+    sampled = translator.translate(texts, strategy="sampling", seed=3)
+    assert sampled == translator.translate(
+        texts, strategy="sampling", seed=3
+    )
+    with pytest.raises(ValueError, match="strategy"):
+        translator.translate(texts, strategy="nope")
+
+
+def test_attention_shapes_and_rows(trained):
+    translator, _ = trained
+    result = translator.attention("1 2 3")
+    assert result["source_tokens"] == ["1", "2", "3", "[END]"]
+    weights = result["weights"]
+    assert weights.shape == (
+        len(result["target_tokens"]), len(result["source_tokens"])
+    )
+    np.testing.assert_allclose(weights.sum(axis=1), 1.0, atol=1e-5)
+    with pytest.raises(ValueError, match="`text` must hold a word"):
+        translator.attention("  ")
+    with pytest.raises(TypeError, match="`text` must be a str"):
+        translator.attention(None)
+
+
+def test_plot_attention_writes_png(trained, tmp_path):
+    translator, _ = trained
+    path = tmp_path / "attention.png"
+    figure = translator.plot_attention("1 2 3", str(path))
+    assert path.stat().st_size > 0
+    labels = [t.get_text() for t in figure.axes[0].get_xticklabels()]
+    assert labels == ["1", "2", "3", "[END]"]
+
+
+def test_font_families_cover_devanagari():
+    families = plotting.font_families(["नमस्ते मैं ध्रुव हूँ"])
+    if len(families) == 1:
+        pytest.skip("no Devanagari font installed (the `plot` extra)")
+    assert families[0] == "DejaVu Sans"
+
+
+def test_font_families_warn_for_uncovered_characters():
+    with pytest.warns(UserWarning, match="No installed font"):
+        plotting.font_families(["\U0010fffd"])  # private use, plane 16
+
+
+def test_plot_attention_checks_shape():
+    with pytest.raises(ValueError, match="weights.*shape"):
+        plotting.plot_attention(["a"], ["b", "c"], np.ones((1, 1)))
+
+
+def test_corpus_scores():
+    same = "the cat sat on the mat today"
+    scores = metrics.corpus_scores([same], [same])
+    assert scores == {"bleu": 100.0, "chrf": 100.0, "n": 1}
+    assert metrics.bleu_tokenizer(["我是学生"]) == "zh"
+    assert metrics.bleu_tokenizer(["नमस्ते।"]) == "intl"
+    with pytest.raises(ValueError, match="same length"):
+        metrics.corpus_scores(["a"], [])
+
+
+def test_evaluate(trained, tmp_path):
+    translator, _ = trained
+    pairs = _pairs(20, seed=5)
+    scores = translator.evaluate(pairs)
+    assert set(scores) == {"bleu", "chrf", "n"} and scores["n"] == 20
+    assert 0.0 <= scores["bleu"] <= 100.0 and 0.0 <= scores["chrf"] <= 100.0
+    path = tmp_path / "pairs.tsv"
+    path.write_text("".join(f"{s}\t{t}\n" for s, t in pairs), "utf-8")
+    assert translator.evaluate(str(path), limit=5)["n"] == 5
+
+
+def test_save_load_directory_and_keras_file(trained, tmp_path):
+    translator, directory = trained
+    texts = ["1 2 3", "7 8", ""]
+    expected = translator.translate(texts)
+    assert kb.Translator.load(directory).translate(texts) == expected
+    path = translator.save(str(tmp_path / "translator.keras"))
+    loaded = kb.Translator.load(path)
+    assert loaded.translate(texts) == expected
+    assert loaded.max_source_length == LIMITS["max_source_length"]
+    with pytest.raises(FileNotFoundError, match="No saved translator"):
+        kb.Translator.load(str(tmp_path / "missing"))
+
+
+def test_training_directory_contents(trained):
+    _, directory = trained
+    names = set(os.listdir(directory))
+    assert {
+        "model.keras", "source_tokenizer.json", "target_tokenizer.json",
+        "translator.json", "training_log.csv",
+    } <= names
+    state = training.read_state(directory)
+    assert state["finished"] and state["completed_epochs"] == 2
+    with open(os.path.join(directory, "training_log.csv")) as f:
+        rows = list(csv.DictReader(f))
+    assert [row["epoch"] for row in rows] == ["0", "1"]
+    assert "val_loss" in rows[0]
+
+
+class _Interrupt(keras.callbacks.Callback):
+    def __init__(self, epoch, batch):
+        super().__init__()
+        self.at = (epoch, batch)
+        self.epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if (self.epoch, batch) == self.at:
+            raise KeyboardInterrupt
+
+
+def test_resume_after_interruption(tmp_path):
+    directory = str(tmp_path / "run")
+    translator = kb.Translator.from_pairs(_pairs(96), preset="tiny", **LIMITS)
+    settings = dict(epochs=3, batch_size=16, directory=directory, verbose=0,
+                    backup_every=2, early_stopping_patience=None)
+    with pytest.raises(KeyboardInterrupt):
+        translator.fit(callbacks=[_Interrupt(1, 3)], **settings)
+    state = training.read_state(directory)
+    assert state["completed_epochs"] == 1 and state["batch"] == 4
+    assert not state["finished"]
+
+    # A new process: load what was saved, split the data again, fit again.
+    resumed = kb.Translator.load(directory)
+    resumed.train_pairs = translator.train_pairs
+    resumed.validation_pairs = translator.validation_pairs
+    history = resumed.fit(**settings)
+    assert len(history.history["loss"]) == 2  # epochs 2 and 3 only
+    with open(os.path.join(directory, "training_log.csv")) as f:
+        epochs = [row["epoch"] for row in csv.DictReader(f)]
+    assert epochs == ["0", "1", "2"]
+    assert training.read_state(directory)["finished"]
+    assert resumed.fit(**settings) is None  # finished: nothing to do
+
+
+def test_export_saved_model_in_fresh_process(trained, tmp_path):
+    translator, _ = trained
+    texts = ["1 2 3", "", "9 8 7 6"]
+    expected = translator.translate(texts)
+    path = str(tmp_path / "saved_model")
+    translator.export(path)
+    script = textwrap.dedent(
+        f"""
+        import json, sys
+        import tensorflow as tf
+        import tensorflow_text  # noqa: F401  (registers the ops)
+        model = tf.saved_model.load({path!r})
+        texts = tf.constant({texts!r})
+        out = model.signatures["serving_default"](texts=texts)
+        print(json.dumps([t.decode() for t in out["translations"].numpy()]))
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    import json
+
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == expected
