@@ -48,12 +48,7 @@ def export_saved_model(translator, path: str) -> str:
             f"{keras.config.backend()!r}. Set KERAS_BACKEND=tensorflow, or "
             "save with Translator.save and export from a TensorFlow process."
         )
-    # A fresh copy: the original caches compiled `generate` functions in
-    # attributes that a SavedModel cannot hold.
-    original = translator.model
-    model = original.__class__.from_config(original.get_config())
-    model.build(((None, None), (None, None)))
-    model.set_weights(original.get_weights())
+    model = translator.model
     source_tokenizer = translator.source_tokenizer
     target_tokenizer = translator.target_tokenizer
     source_width = translator.max_source_length + 1

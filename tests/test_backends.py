@@ -1,8 +1,9 @@
 """The core layer and model tests, run again under the JAX and torch
 backends in a subprocess (Keras picks its backend once per process).
 
-Marked slow: the JAX run takes about 6 minutes on 2 CPU cores (eager
-`ops.scan` and per-shape compilation); run it with `-m slow`.
+CI tests TensorFlow and JAX, so the JAX run is part of the default suite
+(about 7 minutes on 2 CPU cores: eager `ops.scan` and per-shape
+compilation); the torch run skips when torch is not installed.
 """
 
 import importlib.util
@@ -16,6 +17,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CORE_TESTS = [
     "tests/test_attention.py",
     "tests/test_decoder.py",
+    "tests/test_decoding.py",
+    "tests/test_encoder.py",
     "tests/test_model.py",
 ]
 
@@ -33,14 +36,12 @@ def run_under(backend):
     assert " passed" in result.stdout, tail
 
 
-@pytest.mark.slow
 @pytest.mark.skipif(importlib.util.find_spec("jax") is None,
                     reason="jax is not installed")
 def test_core_tests_pass_under_jax():
     run_under("jax")
 
 
-@pytest.mark.slow
 @pytest.mark.skipif(importlib.util.find_spec("torch") is None,
                     reason="torch is not installed")
 def test_core_tests_pass_under_torch():

@@ -113,12 +113,16 @@ class TokenByTokenStrategy(DecodingStrategy):
     def search(self, model, source_ids, max_length, noise,
                return_alignments) -> dict:
         state, cache = model.encode(source_ids)
-        batch, source_len = ops.shape(source_ids)[0], source_ids.shape[1]
+        # Dynamic sizes: a relaxed trace (tf.function reduce_retracing)
+        # sees source_ids.shape == (None, None).
+        batch, source_len = ops.shape(source_ids)[0], ops.shape(source_ids)[1]
         empty = empty_rows(cache)
         tokens = ops.full((batch, max_length), model.pad_id, "int32")
         scores = ops.zeros((batch,), "float32")
         finished = ops.zeros((batch,), "bool")
-        alignments = ops.zeros((batch, max_length, source_len), "float32")
+        # Alignments are carried only when asked for (a 1-step stand-in).
+        align_len = max_length if return_alignments else 1
+        alignments = ops.zeros((batch, align_len, source_len), "float32")
         prev = ops.full((batch,), model.start_id, "int32")
 
         def cond(t, prev, state, tokens, scores, finished, alignments):

@@ -101,7 +101,9 @@ class BeamSearch(DecodingStrategy):
         k = self.beam_size
         alpha, beta = self.length_penalty, self.coverage_penalty
         state, cache = model.encode(source_ids)
-        batch, source_len = ops.shape(source_ids)[0], source_ids.shape[1]
+        # Dynamic sizes: a relaxed trace (tf.function reduce_retracing)
+        # sees source_ids.shape == (None, None).
+        batch, source_len = ops.shape(source_ids)[0], ops.shape(source_ids)[1]
         empty = ops.repeat(empty_rows(cache), k, axis=0)
         mask = ops.reshape(
             ops.repeat(cache["memory_mask"], k, axis=0), (-1, k, source_len)

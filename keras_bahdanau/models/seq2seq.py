@@ -154,7 +154,8 @@ class AttentionSeq2Seq(keras.Model):
             name="decoder",
             dtype=policy,
         )
-        self._generate_functions = {}
+        # Not a dict attribute: Keras and SavedModel would track it.
+        self._generate_functions = _FunctionCache()
 
     def build(self, input_shape):
         source_shape, target_shape = _split_inputs(input_shape)
@@ -258,7 +259,12 @@ class AttentionSeq2Seq(keras.Model):
             top_k=top_k,
             top_p=top_p,
         )
-        key = (search.cache_key(), max_length, return_alignments)
+        key = (
+            search.cache_key(),
+            max_length,
+            return_alignments,
+            self.jit_compile is True,
+        )
         function = self._generate_functions.get(key)
         if function is None:
 
@@ -344,6 +350,19 @@ class AttentionSeq2Seq(keras.Model):
                 config["probability_fn"]
             )
         return cls(**config)
+
+
+class _FunctionCache:
+    """Compiled generate functions by settings; invisible to tracking."""
+
+    def __init__(self):
+        self._functions = {}
+
+    def get(self, key):
+        return self._functions.get(key)
+
+    def __setitem__(self, key, function):
+        self._functions[key] = function
 
 
 def _split_inputs(inputs):

@@ -1,0 +1,687 @@
+"""Tests for greedy search, beam search and sampling.
+
+Two kinds of models drive the searches:
+
+- `ScriptedModel`: a fake model implementing the step contract
+  (`encode`, `decode_step`, `pad_id`, `start_id`, `end_id`) whose next-token
+  distribution is read from a table keyed by readable prefixes ("", "a",
+  "ab", ...), as in the keras-hub sampler tests. Expected scores are
+  computed by hand from the same table.
+- a tiny random `AttentionSeq2Seq` with a peaked output layer, checked
+  against its own teacher-forced logits and against brute-force search.
+"""
+
+import itertools
+import math
+
+import keras
+import numpy as np
+import pytest
+from keras import ops
+
+import keras_bahdanau as kb
+from keras_bahdanau import decoding
+
+PAD, START, END = 0, 1, 2
+# Readable names of the scripted vocabulary (ids 0..5).
+NAMES = ["<pad>", "<s>", "</s>", "a", "b", "c"]
+IDS = {name: i for i, name in enumerate(NAMES)}
+# Probability given to tokens a table row does not mention.
+FLOOR = 1e-9
+LARGE_NEGATIVE = -1e9
+
+
+def token_id(name: str) -> int:
+    """Id of one token name; "$" is the end token."""
+    return END if name == "$" else IDS[name]
+
+
+def ids(text: str) -> "list[int]":
+    """Token ids of a string of one-letter tokens; "$" is the end token."""
+    return [token_id(ch) for ch in text]
+
+
+class ScriptedModel:
+    """A fake step model whose distributions come from a prefix table.
+
+    Args:
+        table: maps a prefix string of emitted tokens ("" first step,
+            "ab" after a then b; "$" is end_id) to a dict
+            `{token_name_or_"$": probability}`. Unlisted tokens get
+            `FLOOR`; each row is normalised over the full vocabulary.
+        default: the distribution of prefixes missing from the table.
+        attention: optional `{prefix: weights}` with one weight per source
+            position; the default spreads weight evenly over real tokens.
+        depth: the longest prefix the table may name.
+        logits: optional `{prefix: {token: logit}}` of raw logits that
+            replace the rows above (for pad/start logit tests).
+    """
+
+    pad_id, start_id, end_id = PAD, START, END
+    vocab = len(NAMES)
+
+    def __init__(
+        self,
+        table: dict,
+        default: "dict | None" = None,
+        attention: "dict | None" = None,
+        depth: int = 4,
+        logits: "dict | None" = None,
+    ):
+        self.size = (self.vocab + 1) ** (depth + 1)
+        default = default or {"$": 1.0}
+        rows = np.tile(self._row(default), (self.size + 1, 1))
+        for prefix, probs in table.items():
+            rows[self.code(prefix)] = self._row(probs)
+        for prefix, values in (logits or {}).items():
+            row = np.zeros(self.vocab)
+            for name, value in values.items():
+                row[token_id(name)] = value
+            rows[self.code(prefix)] = row - _logsumexp(row)
+        self.log_probs = rows  # float64 (size + 1, vocab), log-softmaxed
+        self.attention = attention or {}
+
+    def _row(self, probs: dict) -> np.ndarray:
+        row = np.full(self.vocab, FLOOR)
+        for name, p in probs.items():
+            row[token_id(name)] = p
+        return np.log(row / row.sum())
+
+    def code(self, prefix: str) -> int:
+        """Index of a prefix (start token included) in the table."""
+        code = 0
+        for token in [START] + ids(prefix):
+            code = code * (self.vocab + 1) + token + 1
+        return code
+
+    def log_prob(self, tokens) -> float:
+        """Sum of log-probabilities of `tokens` (stops after end_id)."""
+        total, prefix = 0.0, ""
+        for token in tokens:
+            total += self.log_probs[self.code(prefix)][token]
+            if token == END:
+                break
+            prefix += "$" if token == END else NAMES[token]
+        return total
+
+    def encode(self, source_ids):
+        source_ids = ops.convert_to_tensor(source_ids, "int32")
+        batch = ops.shape(source_ids)[0]
+        state = (ops.zeros((batch,), "int32"),)
+        return state, {"memory_mask": ops.not_equal(source_ids, PAD)}
+
+    def decode_step(self, prev_ids, state, cache):
+        size = self.size
+        code = ops.minimum(state[0], size) * (self.vocab + 1) + prev_ids + 1
+        code = ops.minimum(code, size)
+        logits = ops.take(
+            ops.convert_to_tensor(self.log_probs, "float32"), code, axis=0
+        )
+        mask = ops.cast(cache["memory_mask"], "float32")
+        weights = mask / ops.maximum(ops.sum(mask, axis=1, keepdims=True), 1)
+        if self.attention:
+            source_len = mask.shape[1]
+            table = np.zeros((size + 1, source_len), "float32")
+            known = np.zeros((size + 1, 1), "float32")
+            for prefix, values in self.attention.items():
+                table[self.code(prefix)] = values
+                known[self.code(prefix)] = 1.0
+            scripted = ops.take(ops.convert_to_tensor(table), code, axis=0)
+            use = ops.take(ops.convert_to_tensor(known), code, axis=0)
+            weights = use * scripted + (1.0 - use) * weights
+        return logits, (code,), weights
+
+
+def _logsumexp(row: np.ndarray) -> float:
+    top = row.max()
+    return top + math.log(np.exp(row - top).sum())
+
+
+def run_search(
+    model,
+    source,
+    strategy: str,
+    max_length: int,
+    seed: "int | None" = None,
+    return_alignments: bool = False,
+    **settings,
+) -> dict:
+    """Runs a strategy on any step model, as `generate` does."""
+    search = decoding.get(strategy, **settings)
+    source = ops.convert_to_tensor(np.asarray(source), "int32")
+    noise = search.noise(source.shape[0], max_length, seed)
+    outputs = search(
+        model, source, max_length, noise=noise,
+        return_alignments=return_alignments,
+    )
+    return {k: ops.convert_to_numpy(v) for k, v in outputs.items()}
+
+
+def one_source(batch: int = 1) -> np.ndarray:
+    """A source of two real tokens and one pad per row."""
+    return np.tile(np.array([[3, 4, 0]]), (batch, 1))
+
+
+# ------------------------------------------------------- tiny random model
+def tiny_model(target_vocab: int = 6, scale: float = 5.0, seed: int = 9):
+    """A built tiny random model with peaked next-token distributions.
+
+    The initial embeddings (uniform in +-0.05) give near-uniform logits,
+    so both embeddings are scaled by 20 and the output kernel by `scale`:
+    first-step logits then spread over several nats.
+    """
+    keras.utils.set_random_seed(seed)
+    model = kb.build_model(9, target_vocab, preset="tiny")
+    model((np.array([[3, 4]]), np.array([[START, 3]])))
+    for variable in model.weights:
+        if variable.path.endswith("embeddings"):
+            variable.assign(ops.convert_to_numpy(variable * 20.0))
+    kernel = model.decoder.output_layer.kernel
+    kernel.assign(ops.convert_to_numpy(kernel * scale))
+    return model
+
+
+@pytest.fixture(scope="module")
+def model():
+    # Seed 9: greedy and beam outputs end early, late and not at all.
+    return tiny_model()
+
+
+SOURCE = np.array([[3, 4, 5, 6], [7, 8, 0, 0], [5, 3, 8, 0]])
+
+
+def teacher_forced_log_probs(model, source, tokens) -> np.ndarray:
+    """float64 `(n, L, vocab)` log-softmax of teacher-forced logits."""
+    tokens = np.asarray(tokens)
+    target_in = np.concatenate(
+        [np.full((len(tokens), 1), START), tokens[:, :-1]], axis=1
+    )
+    logits = model((np.asarray(source), target_in))
+    logits = ops.convert_to_numpy(logits).astype("float64")
+    top = logits.max(axis=-1, keepdims=True)
+    shifted = logits - top
+    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+
+
+def emitted_length(row) -> int:
+    """Tokens up to and including the first end_id (all when none)."""
+    row = list(row)
+    return row.index(END) + 1 if END in row else len(row)
+
+
+def teacher_forced_scores(model, source, tokens) -> np.ndarray:
+    """Sum of teacher-forced log-probs of each row's emitted tokens."""
+    log_probs = teacher_forced_log_probs(model, source, tokens)
+    scores = []
+    for row, lp in zip(np.asarray(tokens), log_probs):
+        n = emitted_length(row)
+        scores.append(sum(lp[i, row[i]] for i in range(n)))
+    return np.array(scores)
+
+
+def check_tail_is_padding(tokens) -> None:
+    """Tokens after the first end_id are pad_id; no pad/start before."""
+    for row in np.asarray(tokens):
+        n = emitted_length(row)
+        assert not np.isin(row[:n], [PAD, START]).any(), row
+        assert (row[n:] == PAD).all(), row
+
+
+def gnmt_length_penalty(length: int, alpha: float) -> float:
+    return ((5.0 + length) / 6.0) ** alpha
+
+
+def all_hypotheses(vocab: int, max_length: int) -> "list[list[int]]":
+    """Every output a search may return: ends with end_id, or is full."""
+    words = [t for t in range(vocab) if t not in (PAD, START, END)]
+    hyps = []
+    for n in range(0, max_length):
+        for prefix in itertools.product(words, repeat=n):
+            hyps.append(list(prefix) + [END])
+    for full in itertools.product(words, repeat=max_length):
+        hyps.append(list(full))
+    return hyps
+
+
+# ------------------------------------------------------------- brute force
+@pytest.mark.parametrize("alpha", [0.0, 0.6])
+def test_beam_search_matches_brute_force(alpha):
+    vocab, max_length = 6, 4
+    model = tiny_model(vocab)
+    hyps = all_hypotheses(vocab, max_length)
+    assert len(hyps) == 40 + 81
+    padded = np.array([h + [PAD] * (max_length - len(h)) for h in hyps])
+    lengths = np.array([len(h) for h in hyps])
+    out = model.generate(
+        SOURCE, max_length=max_length, strategy="beam",
+        beam_size=len(hyps), length_penalty=alpha,
+    )
+    for b, source in enumerate(SOURCE):
+        sources = np.tile(source, (len(hyps), 1))
+        scores = teacher_forced_scores(model, sources, padded)
+        scores = scores / gnmt_length_penalty(lengths, alpha)
+        best = int(np.argmax(scores))
+        # The brute-force optimum must be unique for the check to mean
+        # something, and the peaked model should make it clear.
+        runner_up = np.sort(scores)[-2]
+        assert scores[best] - runner_up > 1e-3
+        np.testing.assert_array_equal(out["tokens"][b], padded[best])
+        np.testing.assert_allclose(out["scores"][b], scores[best], atol=1e-4)
+
+
+def test_brute_force_optimum_differs_from_greedy_somewhere():
+    # Guards the brute-force test: the scaled random model must be
+    # non-trivial, i.e. greedy search is not optimal on every row.
+    model = tiny_model()
+    greedy = model.generate(SOURCE, max_length=4)
+    beam = model.generate(SOURCE, max_length=4, strategy="beam",
+                          beam_size=121)
+    assert (beam["scores"] >= greedy["scores"] - 1e-5).all()
+    assert (beam["scores"] > greedy["scores"] + 1e-3).any()
+
+
+# ------------------------------------------- equivalences on a tiny model
+def test_beam_size_one_is_greedy(model):
+    greedy = model.generate(SOURCE, max_length=6)
+    beam = model.generate(SOURCE, max_length=6, strategy="beam",
+                          beam_size=1)
+    np.testing.assert_array_equal(beam["tokens"], greedy["tokens"])
+    np.testing.assert_allclose(beam["scores"], greedy["scores"], atol=1e-5)
+
+
+def test_top_k_one_sampling_is_greedy(model):
+    greedy = model.generate(SOURCE, max_length=6)
+    sampled = model.generate(SOURCE, max_length=6, strategy="sampling",
+                             top_k=1, seed=4)
+    np.testing.assert_array_equal(sampled["tokens"], greedy["tokens"])
+    np.testing.assert_allclose(sampled["scores"], greedy["scores"],
+                               atol=1e-5)
+
+
+def test_greedy_tokens_are_teacher_forced_argmax(model):
+    out = model.generate(SOURCE, max_length=6)
+    log_probs = teacher_forced_log_probs(model, SOURCE, out["tokens"])
+    log_probs[..., [PAD, START]] = -np.inf
+    for row, lp in zip(out["tokens"], log_probs):
+        n = emitted_length(row)
+        np.testing.assert_array_equal(row[:n], lp[:n].argmax(axis=-1))
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"strategy": "greedy"},
+        {"strategy": "beam", "beam_size": 3},
+        {"strategy": "sampling", "seed": 7},
+        {"strategy": "sampling", "seed": 7, "temperature": 1.7, "top_k": 4},
+    ],
+    ids=["greedy", "beam", "sampling", "sampling_filtered"],
+)
+def test_scores_are_teacher_forced_log_probs(model, settings):
+    out = model.generate(SOURCE, max_length=6, **settings)
+    check_tail_is_padding(out["tokens"])
+    expected = teacher_forced_scores(model, SOURCE, out["tokens"])
+    np.testing.assert_allclose(out["scores"], expected, atol=1e-4)
+    if settings["strategy"] == "beam":
+        # Every entry of the n-best list is scored the same way.
+        for k in range(3):
+            tokens = out["beam_tokens"][:, k]
+            real = out["beam_scores"][:, k] > LARGE_NEGATIVE / 2
+            expected = teacher_forced_scores(model, SOURCE, tokens)
+            np.testing.assert_allclose(
+                out["beam_scores"][:, k][real], expected[real], atol=1e-4
+            )
+        assert (np.diff(out["beam_scores"], axis=1) <= 1e-6).all()
+
+
+def test_same_seed_same_samples_other_seed_other_samples():
+    flat = {"a": 0.25, "b": 0.25, "c": 0.25, "$": 0.25}
+    scripted = ScriptedModel({}, default=flat)
+    source = one_source(64)
+    first = run_search(scripted, source, "sampling", 5, seed=11)
+    again = run_search(scripted, source, "sampling", 5, seed=11)
+    other = run_search(scripted, source, "sampling", 5, seed=12)
+    np.testing.assert_array_equal(first["tokens"], again["tokens"])
+    assert (first["tokens"] != other["tokens"]).any()
+    # The flat distribution really is sampled: every token shows up.
+    assert set(np.unique(first["tokens"][:, 0])) == {2, 3, 4, 5}
+
+
+def test_same_seed_same_samples_on_model(model):
+    a = model.generate(SOURCE, max_length=6, strategy="sampling", seed=3)
+    b = model.generate(SOURCE, max_length=6, strategy="sampling", seed=3)
+    np.testing.assert_array_equal(a["tokens"], b["tokens"])
+    np.testing.assert_array_equal(a["scores"], b["scores"])
+
+
+# ---------------------------------------------------- scripted behaviours
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"strategy": "greedy"},
+        {"strategy": "beam", "beam_size": 4},
+        {"strategy": "sampling", "seed": 1},
+    ],
+    ids=["greedy", "beam", "sampling"],
+)
+def test_pad_and_start_never_emitted(settings):
+    # pad and start hold almost all the probability mass at every step.
+    logits = {"<pad>": 10.0, "<s>": 9.0, "a": 1.0, "b": 0.5, "$": 0.0}
+    prefixes = [""] + ["".join(p) for n in (1, 2)
+                       for p in itertools.product("ab", repeat=n)]
+    scripted = ScriptedModel({}, logits={p: logits for p in prefixes})
+    strategy = settings.pop("strategy")
+    out = run_search(scripted, one_source(32), strategy, 3, **settings)
+    tokens = out["tokens"]
+    assert not np.isin(tokens[:, 0], [PAD, START]).any()
+    check_tail_is_padding(tokens)
+    # Scores still use the full-vocabulary log-softmax.
+    expected = [scripted.log_prob(row) for row in tokens]
+    np.testing.assert_allclose(out["scores"], expected, atol=1e-4)
+    assert (out["scores"] < -8.0).all()
+
+
+def test_tokens_after_end_are_padding():
+    scripted = ScriptedModel(
+        {"": {"a": 0.9, "$": 0.1}, "a": {"$": 0.9, "b": 0.1}},
+        default={"a": 1.0},
+    )
+    for strategy in ("greedy", "beam"):
+        out = run_search(scripted, one_source(2), strategy, 6)
+        np.testing.assert_array_equal(
+            out["tokens"], [ids("a$") + [PAD] * 4] * 2
+        )
+        np.testing.assert_allclose(
+            out["scores"], math.log(0.9 * 0.9), atol=1e-5
+        )
+
+
+def _sample_first_tokens(scripted, n: int = 4000, **settings) -> np.ndarray:
+    out = run_search(scripted, one_source(n), "sampling", 1, seed=5,
+                     **settings)
+    return out["tokens"][:, 0]
+
+
+def _frequencies(tokens, vocab: int = 6) -> np.ndarray:
+    return np.bincount(tokens, minlength=vocab) / len(tokens)
+
+
+def test_temperature_sharpens_and_flattens():
+    probs = np.array([0.5, 0.3, 0.15, 0.05])  # a, b, c, end
+    scripted = ScriptedModel(
+        {"": {"a": 0.5, "b": 0.3, "c": 0.15, "$": 0.05}}
+    )
+    top = []
+    for temperature in (0.5, 1.0, 2.0):
+        tokens = _sample_first_tokens(scripted, temperature=temperature)
+        freq = _frequencies(tokens)[[3, 4, 5, 2]]
+        tempered = probs ** (1.0 / temperature)
+        np.testing.assert_allclose(freq, tempered / tempered.sum(),
+                                   atol=0.04)
+        top.append(freq[0])
+    assert top[0] > top[1] + 0.1 > top[2] + 0.2
+
+
+def test_top_p_keeps_smallest_nucleus():
+    scripted = ScriptedModel(
+        {"": {"a": 0.5, "b": 0.3, "c": 0.15, "$": 0.05}}
+    )
+    tokens = _sample_first_tokens(scripted, top_p=0.7)
+    assert set(np.unique(tokens)) == {IDS["a"], IDS["b"]}
+    share_a = np.mean(tokens == IDS["a"])
+    assert abs(share_a - 0.5 / 0.8) < 0.04
+    # A nucleus just above 0.8 must take the third token in.
+    tokens = _sample_first_tokens(scripted, top_p=0.85)
+    assert set(np.unique(tokens)) == {IDS["a"], IDS["b"], IDS["c"]}
+
+
+def test_top_k_samples_only_top_k():
+    scripted = ScriptedModel(
+        {"": {"a": 0.3, "b": 0.4, "c": 0.2, "$": 0.1}}
+    )
+    tokens = _sample_first_tokens(scripted, top_k=2)
+    assert set(np.unique(tokens)) == {IDS["a"], IDS["b"]}
+    assert abs(np.mean(tokens == IDS["b"]) - 0.4 / 0.7) < 0.04
+
+
+def test_beam_beats_short_sighted_greedy():
+    # "a" looks best first, but every continuation of it is poor;
+    # "b$" has probability 0.4 * 0.9 = 0.36 > 0.6 * 0.5 = 0.3.
+    scripted = ScriptedModel(
+        {
+            "": {"a": 0.6, "b": 0.4},
+            "a": {"$": 0.5, "c": 0.5},
+            "b": {"$": 0.9, "c": 0.1},
+        },
+        default={"$": 1.0},
+    )
+    greedy = run_search(scripted, one_source(), "greedy", 4)
+    beam = run_search(scripted, one_source(), "beam", 4, beam_size=2)
+    assert greedy["tokens"][0, 0] == IDS["a"]
+    np.testing.assert_array_equal(beam["tokens"][0], ids("b$") + [PAD] * 2)
+    np.testing.assert_allclose(beam["scores"][0], math.log(0.36), atol=1e-5)
+    assert beam["scores"][0] > greedy["scores"][0] + 0.1
+
+
+def test_finished_hypothesis_is_kept():
+    # "$" (0.3) ends at step 1. The live beams "aa" and "ab" (0.35 each)
+    # score higher at step 2; at step 3 both end with 0.28 < 0.3, and the
+    # merge must keep "$" first.
+    scripted = ScriptedModel(
+        {
+            "": {"$": 0.3, "a": 0.7},
+            "a": {"a": 0.5, "b": 0.5},
+            "aa": {"$": 0.8, "c": 0.2},
+            "ab": {"$": 0.8, "c": 0.2},
+        },
+        default={"$": 0.5, "c": 0.5},
+    )
+    out = run_search(scripted, one_source(), "beam", 5, beam_size=2)
+    np.testing.assert_array_equal(out["tokens"][0], [END] + [PAD] * 4)
+    np.testing.assert_allclose(out["scores"][0], math.log(0.3), atol=1e-5)
+    assert out["beam_tokens"][0, 1, 0] == IDS["a"]
+    assert out["beam_tokens"][0, 1, 2] == END
+    np.testing.assert_allclose(
+        out["beam_scores"][0, 1], math.log(0.28), atol=1e-5
+    )
+
+
+def test_n_best_holds_only_finished_hypotheses():
+    # After step 3 the live beams "aac" and "abc" (0.21 each) cannot beat
+    # "$" (0.3), so the search stops early. Those unfinished prefixes are
+    # not outputs: the second n-best slot stays empty.
+    scripted = ScriptedModel(
+        {
+            "": {"$": 0.3, "a": 0.7},
+            "a": {"a": 0.5, "b": 0.5},
+            "aa": {"$": 0.4, "c": 0.6},
+            "ab": {"$": 0.4, "c": 0.6},
+        },
+        default={"$": 0.5, "c": 0.5},
+    )
+    out = run_search(scripted, one_source(), "beam", 5, beam_size=2)
+    np.testing.assert_array_equal(out["tokens"][0], [END] + [PAD] * 4)
+    np.testing.assert_allclose(out["scores"][0], math.log(0.3), atol=1e-5)
+    assert out["beam_scores"][0, 1] < LARGE_NEGATIVE / 2
+    np.testing.assert_array_equal(out["beam_tokens"][0, 1], PAD)
+
+
+def test_length_penalty_prefers_longer_outputs():
+    # "$": 0.4; "a$": 0.6 * 0.6 = 0.36. Raw scores pick "$", and
+    # log(0.36) / (7 / 6) > log(0.4) / 1 picks "a$" with alpha = 1.
+    scripted = ScriptedModel(
+        {"": {"$": 0.4, "a": 0.6}, "a": {"$": 0.6, "b": 0.4}},
+        default={"$": 1.0},
+    )
+    raw = run_search(scripted, one_source(), "beam", 3, beam_size=3)
+    np.testing.assert_array_equal(raw["tokens"][0], [END, PAD, PAD])
+    np.testing.assert_allclose(raw["scores"][0], math.log(0.4), atol=1e-5)
+    out = run_search(scripted, one_source(), "beam", 3, beam_size=3,
+                     length_penalty=1.0)
+    np.testing.assert_array_equal(out["tokens"][0], ids("a$") + [PAD])
+    np.testing.assert_allclose(
+        out["scores"][0], math.log(0.36) / (7.0 / 6.0), atol=1e-5
+    )
+
+
+def test_coverage_penalty_is_gnmt():
+    # Source: two real tokens and one pad. The search emits "a$" with
+    # attention [0.7, 0.2, 0.1] then [0.6, 0.1, 0.3] (the padded weight is
+    # nonzero on purpose: the penalty must ignore padded positions).
+    scripted = ScriptedModel(
+        {"": {"a": 0.9, "$": 0.1}, "a": {"$": 0.8, "b": 0.2}},
+        default={"$": 1.0},
+        attention={"": [0.7, 0.2, 0.1], "a": [0.6, 0.1, 0.3]},
+    )
+    alpha, beta = 0.5, 0.2
+    out = run_search(scripted, one_source(), "beam", 3, beam_size=2,
+                     length_penalty=alpha, coverage_penalty=beta)
+    np.testing.assert_array_equal(out["tokens"][0], ids("a$") + [PAD])
+    coverage = [min(0.7 + 0.6, 1.0), min(0.2 + 0.1, 1.0)]
+    expected = math.log(0.9 * 0.8) / gnmt_length_penalty(2, alpha)
+    expected += beta * sum(math.log(c) for c in coverage)
+    np.testing.assert_allclose(out["scores"][0], expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("strategy", ["greedy", "beam"])
+def test_new_source_lengths_and_extra_padding(model, strategy):
+    # Several source lengths through one model (on TensorFlow the later
+    # calls run a relaxed trace with unknown lengths); appended padding
+    # must not change the output.
+    out = model.generate(SOURCE, max_length=6, strategy=strategy,
+                         beam_size=3)
+    for extra in (2, 5):
+        padded = np.pad(SOURCE, ((0, 0), (0, extra)))
+        again = model.generate(padded, max_length=6, strategy=strategy,
+                               beam_size=3)
+        np.testing.assert_array_equal(again["tokens"], out["tokens"])
+        np.testing.assert_allclose(again["scores"], out["scores"],
+                                   atol=1e-5)
+
+
+# ------------------------------------------------------------- alignments
+@pytest.mark.parametrize("strategy", ["greedy", "beam"])
+def test_alignments_are_distributions_over_real_positions(model, strategy):
+    out = model.generate(SOURCE, max_length=6, strategy=strategy,
+                         beam_size=3, return_alignments=True)
+    alignments = out["alignments"]
+    assert alignments.shape == (3, 6, 4)
+    real = SOURCE != PAD
+    for b in range(len(SOURCE)):
+        n = emitted_length(out["tokens"][b])
+        rows = alignments[b]
+        np.testing.assert_allclose(rows[:n].sum(axis=-1), 1.0, atol=1e-5)
+        np.testing.assert_array_equal(rows[:n, ~real[b]], 0.0)
+        np.testing.assert_array_equal(rows[n:], 0.0)
+        assert (rows[:n, real[b]] > 0.0).all()
+
+
+def test_alignments_stop_after_end_with_early_end():
+    # Rows that end at step 2 get zero alignment rows afterwards; the
+    # scripted weights are readable, so check them too.
+    scripted = ScriptedModel(
+        {"": {"a": 1.0}, "a": {"$": 1.0}},
+        attention={"": [0.25, 0.75, 0.0], "a": [1.0, 0.0, 0.0]},
+    )
+    for strategy in ("greedy", "beam"):
+        out = run_search(scripted, one_source(2), strategy, 4,
+                         return_alignments=True, beam_size=2)
+        expected = np.zeros((4, 3))
+        expected[0] = [0.25, 0.75, 0.0]
+        expected[1] = [1.0, 0.0, 0.0]
+        np.testing.assert_allclose(out["alignments"][0], expected,
+                                   atol=1e-6)
+
+
+# -------------------------------------------------------------- bad input
+@pytest.mark.parametrize(
+    "source, match",
+    [
+        (np.zeros((0, 3), "int32"), "at least one row"),
+        (np.zeros((2, 0), "int32"), "at least one position"),
+        (np.array([3, 4, 5]), "rank 2"),
+    ],
+    ids=["empty_batch", "zero_length", "rank_1"],
+)
+def test_bad_source_raises(model, source, match):
+    with pytest.raises(ValueError, match=match):
+        model.generate(source, max_length=3)
+
+
+@pytest.mark.parametrize(
+    "settings, match",
+    [
+        ({"strategy": "beam", "beam_size": 0}, "`beam_size` must be an int"),
+        ({"strategy": "sampling", "top_p": 0.0}, r"`top_p` must .*\(0, 1\]"),
+        ({"strategy": "sampling", "top_p": 1.5}, r"`top_p` must .*\(0, 1\]"),
+        ({"strategy": "sampling", "temperature": 0}, "`temperature`.*> 0"),
+        ({"strategy": "sampling", "temperature": -1}, "`temperature`.*> 0"),
+        ({"strategy": "sampling", "top_k": 0}, "`top_k` must be None or"),
+        ({"strategy": "beam", "length_penalty": -1}, "`length_penalty`"),
+        ({"strategy": "beam", "coverage_penalty": -1}, "`coverage_penalty`"),
+        ({"max_length": 0}, "`max_length` must be a positive int"),
+        ({"strategy": "viterbi"}, "`strategy` must be one of .*'beam'"),
+    ],
+    ids=lambda x: str(x) if isinstance(x, dict) else "",
+)
+def test_bad_settings_raise(model, settings, match):
+    settings = {"max_length": 3, **settings}
+    with pytest.raises(ValueError, match=match):
+        model.generate(SOURCE, **settings)
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"strategy": "greedy"},
+        {"strategy": "beam", "beam_size": 3, "length_penalty": 0.6,
+         "coverage_penalty": 0.2},
+        {"strategy": "sampling", "seed": 2},
+    ],
+    ids=["greedy", "beam", "sampling"],
+)
+def test_all_padding_row_ends_at_once(model, settings):
+    source = np.array([[0, 0, 0, 0], [3, 4, 5, 0], [0, 0, 0, 0]])
+    out = model.generate(source, max_length=5, return_alignments=True,
+                         **settings)
+    for b in (0, 2):
+        np.testing.assert_array_equal(out["tokens"][b], [END] + [PAD] * 4)
+        np.testing.assert_array_equal(out["alignments"][b], 0.0)
+    assert np.isfinite(out["scores"]).all()
+    assert np.isfinite(out["alignments"]).all()
+    if settings["strategy"] != "sampling":  # noise depends on the batch
+        # The real row is unaffected by its all-padding neighbours.
+        alone = model.generate(source[1:2], max_length=5, **settings)
+        np.testing.assert_array_equal(out["tokens"][1], alone["tokens"][0])
+
+
+@pytest.mark.parametrize("strategy", ["greedy", "beam", "sampling"])
+def test_early_stop_with_long_budget(strategy):
+    # The end token's bias is huge after the second step's input, so
+    # every row ends within two tokens although max_length is 200.
+    model = tiny_model(scale=1.0)
+    bias = model.decoder.output_layer.bias
+    values = np.zeros(6, "float32")
+    values[END] = 30.0
+    bias.assign(values)
+    out = model.generate(SOURCE, max_length=200, strategy=strategy,
+                         beam_size=3, seed=0)
+    assert out["tokens"].shape == (3, 200)
+    np.testing.assert_array_equal(out["tokens"][:, 0], END)
+    np.testing.assert_array_equal(out["tokens"][:, 1:], PAD)
+    assert np.isfinite(out["scores"]).all()
+
+
+def test_jit_compile_gives_same_tokens():
+    if keras.config.backend() != "tensorflow":
+        pytest.skip("jit_compile of generate is a TensorFlow setting")
+    plain = tiny_model(seed=3)
+    jitted = tiny_model(seed=3)
+    jitted.compile(jit_compile=True)
+    assert jitted.jit_compile is True
+    for settings in ({"strategy": "greedy"},
+                     {"strategy": "beam", "beam_size": 3}):
+        a = plain.generate(SOURCE, max_length=5, **settings)
+        b = jitted.generate(SOURCE, max_length=5, **settings)
+        np.testing.assert_array_equal(a["tokens"], b["tokens"])
+        np.testing.assert_allclose(a["scores"], b["scores"], atol=1e-4)
