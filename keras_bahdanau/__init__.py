@@ -19,6 +19,8 @@ from keras_bahdanau.models import MaskedTokenAccuracy
 from keras_bahdanau.models import build_model
 from keras_bahdanau.text import TextTokenizer
 from keras_bahdanau.translator import Translator
+from keras_bahdanau.tuning import TranslatorHyperModel
+from keras_bahdanau.tuning import run_search
 
 __version__ = "0.1.0"
 
@@ -33,6 +35,7 @@ __all__ = [
     "build_model",
     "TextTokenizer",
     "Translator",
+    "TranslatorHyperModel",
     "as_pairs",
     "date_text_pairs",
     "default_pairs_path",
@@ -40,6 +43,7 @@ __all__ = [
     "load_pairs",
     "reversal_task",
     "reversal_text_pairs",
+    "run_search",
     "sparsemax",
     "split_pairs",
 ]

@@ -284,6 +284,36 @@ def cmd_export(args) -> int:
     return 0
 
 
+def cmd_tune(args) -> int:
+    import contextlib
+
+    from keras_bahdanau.tuning import run_search
+
+    pairs = _load_pairs(args.data, reverse=args.reverse)
+    try:
+        # Keras Tuner and Keras print progress on stdout: keep it for JSON.
+        with contextlib.redirect_stdout(sys.stderr):
+            summary = run_search(
+                pairs,
+                args.out,
+                tuner=args.tuner,
+                max_trials=args.max_trials,
+                epochs=args.epochs,
+                objective=args.objective,
+                max_pairs=args.max_pairs,
+                preset=args.preset,
+                seed=args.seed,
+                batch_size=args.batch_size,
+                validation_split=args.validation_split,
+                max_length=args.max_length,
+                verbose=args.verbose,
+            )
+    except (ImportError, ValueError) as error:
+        raise UserError(_one_line(error)) from None
+    print(json.dumps(summary, ensure_ascii=False))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the `keras-bahdanau` command."""
     parser = _Parser(
@@ -346,6 +376,33 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--model", required=True)
     export.add_argument("--out", required=True)
     export.set_defaults(func=cmd_export)
+
+    tune = sub.add_parser(
+        "tune", help="search hyperparameters; save the best translator"
+    )
+    tune.add_argument("--data", required=True)
+    tune.add_argument("--out", required=True)
+    tune.add_argument(
+        "--tuner", choices=("random", "hyperband", "bayesian"),
+        default="random",
+    )
+    tune.add_argument("--max-trials", type=_positive(int), default=10)
+    tune.add_argument("--epochs", type=_positive(int), default=5)
+    tune.add_argument(
+        "--objective", choices=("val_loss", "val_chrf"), default="val_loss"
+    )
+    tune.add_argument("--reverse", action="store_true")
+    tune.add_argument("--preset", choices=("tiny", "small"), default="small")
+    tune.add_argument("--max-pairs", type=_positive(int), default=None)
+    tune.add_argument("--seed", type=int, default=0)
+    tune.add_argument("--batch-size", type=_positive(int), default=64)
+    tune.add_argument("--validation-split", type=_fraction, default=0.1)
+    tune.add_argument("--max-length", type=_positive(int), default=40)
+    tune.add_argument(
+        "--verbose", type=int, choices=(0, 1, 2), default=2,
+        help="0 quiet, 1 progress bars, 2 one line per epoch (stderr)",
+    )
+    tune.set_defaults(func=cmd_tune)
     return parser
 
 

@@ -164,12 +164,18 @@ class BahdanauAttention(keras.layers.Layer):
                 "`precompute_keys` needs a built layer. Call the layer once "
                 "or call `build(query_shape, values_shape)` first."
             )
-        return ops.matmul(ops.cast(values, self.compute_dtype), self.U_a)
+        values = ops.cast(values, self.compute_dtype)
+        return ops.matmul(values, self._cast(self.U_a))
+
+    def _cast(self, variable):
+        # Methods such as `precompute_keys` also run outside `__call__`,
+        # where Keras does not autocast variables to the compute dtype.
+        return ops.cast(variable, self.compute_dtype)
 
     def score_vector(self):
         """The effective `v_a` (weight-normalised when `normalize=True`)."""
         if not self.normalize:
-            return self.v_a
+            return self._cast(self.v_a)
         dtype = upcast_dtype(self.compute_dtype)
         v = ops.cast(self.v_a, dtype)
         g = ops.cast(self.g, dtype)
@@ -194,32 +200,40 @@ class BahdanauAttention(keras.layers.Layer):
         Returns:
             `(context, weights)` as in `call`.
         """
+        # expand_dims and split-free shapes: the gradient of an indexing
+        # slice such as keys[:, None] pads a full-size zero tensor per step.
         single_step = len(projected_query.shape) == 2
         if single_step:
-            projected_query = projected_query[:, None, :]
-        hidden = projected_query[:, :, None, :] + keys[:, None, :, :]
+            # hidden: batch x values_len x units
+            hidden = ops.expand_dims(projected_query, 1) + keys
+        else:
+            # hidden: batch x query_len x values_len x units
+            hidden = ops.expand_dims(projected_query, 2) + ops.expand_dims(
+                keys, 1
+            )
         if self.normalize:
-            hidden = hidden + self.b_a
-        # scores: batch x query_len x values_len
+            hidden = hidden + self._cast(self.b_a)
         # A 2-D matmul: XLA differentiates it inside loops with a dynamic
         # batch, which a rank-4 by rank-1 tensordot is not.
         scores = ops.matmul(
             ops.reshape(ops.tanh(hidden), (-1, self.units)),
-            self.score_vector()[:, None],
+            ops.expand_dims(self.score_vector(), 1),
         )
         scores = ops.reshape(scores, ops.shape(hidden)[:-1])
         scores = ops.cast(scores, upcast_dtype(self.compute_dtype))
         if values_mask is not None:
-            mask = ops.cast(values_mask, "bool")[:, None, :]
+            mask = ops.cast(values_mask, "bool")
+            if not single_step:
+                mask = ops.expand_dims(mask, 1)
             scores = ops.where(mask, scores, LARGE_NEGATIVE)
             weights = ops.where(mask, self._probability(scores), 0.0)
         else:
             weights = self._probability(scores)
         weights = ops.cast(weights, self.compute_dtype)
-        context = ops.matmul(weights, values)
         if single_step:
-            return context[:, 0, :], weights[:, 0, :]
-        return context, weights
+            context = ops.matmul(ops.expand_dims(weights, 1), values)
+            return ops.squeeze(context, 1), weights
+        return ops.matmul(weights, values), weights
 
     def call(
         self,
@@ -242,7 +256,7 @@ class BahdanauAttention(keras.layers.Layer):
             values = ops.where(
                 ops.cast(values_mask, "bool")[:, :, None], values, 0.0
             )
-        projected_query = ops.matmul(query, self.W_a)
+        projected_query = ops.matmul(query, self._cast(self.W_a))
         context, weights = self.attend(
             projected_query, values, keys, values_mask
         )

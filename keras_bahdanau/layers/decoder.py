@@ -338,13 +338,20 @@ class AttentiveDecoder(keras.layers.Layer):
         cache["kernels"] = self._fused_kernels()
         return state, cache
 
+    def _cast(self, variable):
+        # `prepare` and `step` also run outside `__call__` (decoding), where
+        # Keras does not autocast variables to the compute dtype.
+        return ops.cast(variable, self.compute_dtype)
+
     def _fused_kernels(self):
         """One matrix for everything that multiplies s_{i-1}: [W_a | U]."""
-        recurrent = self.recurrent_kernel
+        recurrent = self._cast(self.recurrent_kernel)
         if self.cell == "gru" and not self.reset_after:
             recurrent = recurrent[:, : 2 * self.units]
         if self.attention_layer is not None:
-            fused = ops.concatenate([self.attention_layer.W_a, recurrent], 1)
+            fused = ops.concatenate(
+                [self._cast(self.attention_layer.W_a), recurrent], 1
+            )
         else:
             fused = recurrent
         return {"state": fused}
@@ -358,9 +365,11 @@ class AttentiveDecoder(keras.layers.Layer):
         h_prev = state[0]
         projected = ops.matmul(h_prev, cache["kernels"]["state"])
         if self.attention_layer is not None:
-            attention_units = self.attention_units
-            query = projected[:, :attention_units]
-            recurrent = projected[:, attention_units:]
+            # split, not slicing: its gradient is one concat, where each
+            # slice's gradient pads a full-size zero tensor.
+            query, recurrent = ops.split(
+                projected, [self.attention_units], axis=-1
+            )
             context, weights = self.attention_layer.attend(
                 query, cache["memory"], cache["keys"], cache["memory_mask"]
             )
@@ -370,7 +379,8 @@ class AttentiveDecoder(keras.layers.Layer):
             weights = ops.zeros(
                 ops.shape(cache["memory_mask"]), dtype=self.compute_dtype
             )
-        inputs = input_projection + ops.matmul(context, self.context_kernel)
+        context_kernel = self._cast(self.context_kernel)
+        inputs = input_projection + ops.matmul(context, context_kernel)
         new_state = cell_update(self, inputs, recurrent, state)
         return new_state, context, weights
 
@@ -401,7 +411,9 @@ class AttentiveDecoder(keras.layers.Layer):
             the new state tuple and the alignment `(batch, source_len)`.
         """
         embedded = self._embed(prev_ids, training=training)
-        input_projection = ops.matmul(embedded, self.input_kernel) + self.bias
+        input_projection = ops.matmul(
+            embedded, self._cast(self.input_kernel)
+        ) + self._cast(self.bias)
         new_state, context, weights = self._core(
             input_projection, state, cache
         )
@@ -426,7 +438,9 @@ class AttentiveDecoder(keras.layers.Layer):
         state, cache = self.prepare(memory, memory_mask, initial_state)
         embedded = self._embed(target_ids, training=training)
         # One matmul for the embedding part of every step's cell input.
-        input_projection = ops.matmul(embedded, self.input_kernel) + self.bias
+        input_projection = ops.matmul(
+            embedded, self._cast(self.input_kernel)
+        ) + self._cast(self.bias)
         batch = ops.shape(memory)[0]
         context0 = ops.zeros((batch, self.context_dim), self.compute_dtype)
         weights0 = ops.zeros(ops.shape(memory)[:2], self.compute_dtype)

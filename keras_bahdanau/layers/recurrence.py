@@ -26,32 +26,26 @@ def cell_update(layer, inputs, recurrent, state):
     Returns:
         The new state tuple.
     """
-    units = layer.units
     h_prev = state[0]
     if layer.cell == "lstm":
-        gates = inputs + recurrent
-        i = ops.sigmoid(gates[:, :units])
-        f = ops.sigmoid(gates[:, units : 2 * units])
-        g = ops.tanh(gates[:, 2 * units : 3 * units])
-        o = ops.sigmoid(gates[:, 3 * units :])
-        c = f * state[1] + i * g
-        return (o * ops.tanh(c), c)
+        i, f, g, o = ops.split(inputs + recurrent, 4, axis=-1)
+        c = ops.sigmoid(f) * state[1] + ops.sigmoid(i) * ops.tanh(g)
+        return (ops.sigmoid(o) * ops.tanh(c), c)
+    # ops.split rather than slices: one concat in the gradient.
+    x_z, x_r, x_h = ops.split(inputs, 3, axis=-1)
     if layer.reset_after:
-        recurrent = recurrent + layer.recurrent_bias
-        z = ops.sigmoid(inputs[:, :units] + recurrent[:, :units])
-        r = ops.sigmoid(
-            inputs[:, units : 2 * units] + recurrent[:, units : 2 * units]
+        r_z, r_r, r_h = ops.split(
+            recurrent + ops.cast(layer.recurrent_bias, recurrent.dtype), 3, -1
         )
-        candidate = ops.tanh(
-            inputs[:, 2 * units :] + r * recurrent[:, 2 * units :]
-        )
+        z = ops.sigmoid(x_z + r_z)
+        r = ops.sigmoid(x_r + r_r)
+        candidate = ops.tanh(x_h + r * r_h)
     else:
-        z = ops.sigmoid(inputs[:, :units] + recurrent[:, :units])
-        r = ops.sigmoid(
-            inputs[:, units : 2 * units] + recurrent[:, units : 2 * units]
+        r_z, r_r = ops.split(recurrent, 2, axis=-1)
+        z = ops.sigmoid(x_z + r_z)
+        r = ops.sigmoid(x_r + r_r)
+        candidate_kernel = ops.cast(
+            layer.recurrent_kernel[:, 2 * layer.units :], h_prev.dtype
         )
-        candidate_kernel = layer.recurrent_kernel[:, 2 * units :]
-        candidate = ops.tanh(
-            inputs[:, 2 * units :] + ops.matmul(r * h_prev, candidate_kernel)
-        )
+        candidate = ops.tanh(x_h + ops.matmul(r * h_prev, candidate_kernel))
     return (z * h_prev + (1.0 - z) * candidate,)

@@ -1,0 +1,19 @@
+"""Hyperparameter search: `TranslatorHyperModel` and `run_search`."""
+
+from keras_bahdanau.tuning.hypermodel import OBJECTIVES
+from keras_bahdanau.tuning.hypermodel import SEARCH_SPACES
+from keras_bahdanau.tuning.hypermodel import TranslatorHyperModel
+from keras_bahdanau.tuning.hypermodel import resolve_space
+from keras_bahdanau.tuning.search import TUNERS
+from keras_bahdanau.tuning.search import make_tuner
+from keras_bahdanau.tuning.search import run_search
+
+__all__ = [
+    "OBJECTIVES",
+    "SEARCH_SPACES",
+    "TUNERS",
+    "TranslatorHyperModel",
+    "make_tuner",
+    "resolve_space",
+    "run_search",
+]
