@@ -13,6 +13,7 @@ from keras_bahdanau import metrics
 from keras_bahdanau import training
 from keras_bahdanau.data import as_pairs
 from keras_bahdanau.data import split_pairs
+from keras_bahdanau.layers.validation import check_positive_int
 from keras_bahdanau.models import PRESETS
 from keras_bahdanau.models import build_model
 from keras_bahdanau.text import TextTokenizer
@@ -24,14 +25,6 @@ TARGET_TOKENIZER_FILENAME = "target_tokenizer.json"
 # Entry added to a single-file `.keras` archive by `Translator.save`.
 ARCHIVE_ENTRY = "keras_bahdanau_translator.json"
 FORMAT_VERSION = 1
-
-
-def _check_positive_int(name: str, value, example: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(
-            f"`{name}` must be a positive int. Received: {name}={value!r}. "
-            f"Use e.g. {example}."
-        )
 
 
 def _check_text(name: str, value) -> None:
@@ -127,7 +120,7 @@ def make_dataset(
     Raises:
         ValueError: if no pair is short enough or `batch_size` is invalid.
     """
-    _check_positive_int("batch_size", batch_size, "batch_size=64")
+    check_positive_int("batch_size", batch_size, "batch_size=64")
     kept, dropped = filter_pairs(
         pairs,
         source_tokenizer,
@@ -237,8 +230,12 @@ class Translator:
                 "`model` must be a keras.Model (AttentionSeq2Seq). Received: "
                 f"{type(model).__name__}. Use kb.build_model(...)."
             )
-        _check_positive_int("max_source_length", max_source_length, "40")
-        _check_positive_int("max_target_length", max_target_length, "40")
+        check_positive_int(
+            "max_source_length", max_source_length, "max_source_length=40"
+        )
+        check_positive_int(
+            "max_target_length", max_target_length, "max_target_length=40"
+        )
         for side, tokenizer, size in (
             ("source", source_tokenizer, model.source_vocab_size),
             ("target", target_tokenizer, model.target_vocab_size),
@@ -326,7 +323,7 @@ class Translator:
             )
         pairs = as_pairs(pairs_or_path, reverse=reverse)
         if max_pairs is not None:
-            _check_positive_int("max_pairs", max_pairs, "max_pairs=5000")
+            check_positive_int("max_pairs", max_pairs, "max_pairs=5000")
             pairs = pairs[:max_pairs]
         train, validation, _ = split_pairs(
             pairs, validation_split=validation_split, seed=seed
@@ -539,7 +536,7 @@ class Translator:
             ValueError: unknown strategy or invalid decoding settings.
         """
         texts = _as_texts(texts)
-        _check_positive_int("batch_size", batch_size, "batch_size=64")
+        check_positive_int("batch_size", batch_size, "batch_size=64")
         results = [""] * len(texts)
         todo = [i for i, text in enumerate(texts) if text.strip()]
         # Similar lengths together: less padding per batch.
@@ -651,7 +648,7 @@ class Translator:
         """
         pairs = as_pairs(pairs_or_path, reverse=reverse)
         if limit is not None:
-            _check_positive_int("limit", limit, "limit=500")
+            check_positive_int("limit", limit, "limit=500")
             pairs = pairs[:limit]
         hypotheses = self.translate(
             [s for s, _ in pairs], strategy=strategy, **generate_kwargs

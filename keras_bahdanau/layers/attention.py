@@ -6,7 +6,9 @@ import keras
 from keras import ops
 
 from keras_bahdanau.layers.probability import LARGE_NEGATIVE
+from keras_bahdanau.layers.probability import deserialize_probability_fn
 from keras_bahdanau.layers.probability import get_probability_fn
+from keras_bahdanau.layers.probability import serialize_probability_fn
 from keras_bahdanau.layers.probability import upcast_dtype
 from keras_bahdanau.layers.validation import check_positive_int
 from keras_bahdanau.layers.validation import check_rank
@@ -291,16 +293,11 @@ class BahdanauAttention(keras.layers.Layer):
         return context, weights
 
     def get_config(self):
-        probability_fn = self.probability_fn
-        if not isinstance(probability_fn, str):
-            probability_fn = keras.saving.serialize_keras_object(
-                probability_fn
-            )
         return {
             **super().get_config(),
             "units": self.units,
             "normalize": self.normalize,
-            "probability_fn": probability_fn,
+            "probability_fn": serialize_probability_fn(self.probability_fn),
             "kernel_initializer": keras.initializers.serialize(
                 self.kernel_initializer
             ),
@@ -308,12 +305,7 @@ class BahdanauAttention(keras.layers.Layer):
 
     @classmethod
     def from_config(cls, config):
-        config = dict(config)
-        if isinstance(config.get("probability_fn"), dict):
-            config["probability_fn"] = keras.saving.deserialize_keras_object(
-                config["probability_fn"]
-            )
-        return cls(**config)
+        return cls(**deserialize_probability_fn(config))
 
 
 def _check_batch(name, shape, values_shape):

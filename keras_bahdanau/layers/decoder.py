@@ -6,6 +6,8 @@ import keras
 from keras import ops
 
 from keras_bahdanau.layers.attention import BahdanauAttention
+from keras_bahdanau.layers.probability import deserialize_probability_fn
+from keras_bahdanau.layers.probability import serialize_probability_fn
 from keras_bahdanau.layers.probability import upcast_dtype
 from keras_bahdanau.layers.recurrence import GATES
 from keras_bahdanau.layers.recurrence import cell_update
@@ -531,11 +533,6 @@ class AttentiveDecoder(keras.layers.Layer):
         return logits, alignments
 
     def get_config(self):
-        probability_fn = self.probability_fn
-        if not isinstance(probability_fn, str):
-            probability_fn = keras.saving.serialize_keras_object(
-                probability_fn
-            )
         return {
             **super().get_config(),
             "vocab_size": self.vocab_size,
@@ -545,7 +542,7 @@ class AttentiveDecoder(keras.layers.Layer):
             "cell": self.cell,
             "attention": self.attention,
             "normalize": self.normalize,
-            "probability_fn": probability_fn,
+            "probability_fn": serialize_probability_fn(self.probability_fn),
             "dropout": self.dropout,
             "maxout_units": self.maxout_units,
             "deep_output": self.deep_output,
@@ -562,12 +559,7 @@ class AttentiveDecoder(keras.layers.Layer):
 
     @classmethod
     def from_config(cls, config):
-        config = dict(config)
-        if isinstance(config.get("probability_fn"), dict):
-            config["probability_fn"] = keras.saving.deserialize_keras_object(
-                config["probability_fn"]
-            )
-        return cls(**config)
+        return cls(**deserialize_probability_fn(config))
 
 
 def _as_state(initial_state, cell):

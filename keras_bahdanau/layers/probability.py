@@ -102,3 +102,20 @@ def get_probability_fn(probability_fn: "str | Callable") -> Callable:
             "Pass 'softmax', 'sparsemax' or a function of the scores."
         )
     return probability_fn
+
+
+def serialize_probability_fn(probability_fn: "str | Callable"):
+    """`get_config` form of `probability_fn`: a name or a Keras object."""
+    if isinstance(probability_fn, str):
+        return probability_fn
+    return keras.saving.serialize_keras_object(probability_fn)
+
+
+def deserialize_probability_fn(config: dict) -> dict:
+    """Returns `config` with a serialized `probability_fn` restored."""
+    config = dict(config)
+    if isinstance(config.get("probability_fn"), dict):
+        config["probability_fn"] = keras.saving.deserialize_keras_object(
+            config["probability_fn"]
+        )
+    return config

@@ -9,6 +9,8 @@ from keras_bahdanau import decoding
 from keras_bahdanau.compilation import compile_function
 from keras_bahdanau.layers.decoder import AttentiveDecoder
 from keras_bahdanau.layers.encoder import BidirectionalEncoder
+from keras_bahdanau.layers.probability import deserialize_probability_fn
+from keras_bahdanau.layers.probability import serialize_probability_fn
 from keras_bahdanau.layers.validation import check_positive_int
 from keras_bahdanau.models.losses import MaskedSparseCategoricalCrossentropy
 from keras_bahdanau.models.losses import MaskedTokenAccuracy
@@ -315,11 +317,6 @@ class AttentionSeq2Seq(keras.Model):
             self.optimizer.build(self.trainable_variables)
 
     def get_config(self):
-        probability_fn = self.probability_fn
-        if not isinstance(probability_fn, str):
-            probability_fn = keras.saving.serialize_keras_object(
-                probability_fn
-            )
         return {
             **super().get_config(),
             "source_vocab_size": self.source_vocab_size,
@@ -331,7 +328,7 @@ class AttentionSeq2Seq(keras.Model):
             "cell": self.cell,
             "attention": self.attention,
             "normalize": self.normalize,
-            "probability_fn": probability_fn,
+            "probability_fn": serialize_probability_fn(self.probability_fn),
             "dropout": self.dropout,
             "maxout_units": self.maxout_units,
             "deep_output": self.deep_output,
@@ -344,12 +341,7 @@ class AttentionSeq2Seq(keras.Model):
 
     @classmethod
     def from_config(cls, config):
-        config = dict(config)
-        if isinstance(config.get("probability_fn"), dict):
-            config["probability_fn"] = keras.saving.deserialize_keras_object(
-                config["probability_fn"]
-            )
-        return cls(**config)
+        return cls(**deserialize_probability_fn(config))
 
 
 class _FunctionCache:
