@@ -29,7 +29,9 @@ def compile_function(model: keras.Model, function: Callable) -> Callable:
         import tensorflow as tf
 
         jit = getattr(model, "jit_compile", False) is True
-        return tf.function(function, jit_compile=jit, reduce_retracing=True)
+        return tf.function(
+            function, jit_compile=jit, reduce_retracing=True, autograph=False
+        )
     if backend == "jax":
         import jax
 
