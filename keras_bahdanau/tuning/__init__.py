@@ -1,12 +1,12 @@
 """Hyperparameter search: `TranslatorHyperModel` and `run_search`."""
 
 from keras_bahdanau.tuning.hypermodel import OBJECTIVES
-from keras_bahdanau.tuning.hypermodel import SEARCH_SPACES
 from keras_bahdanau.tuning.hypermodel import TranslatorHyperModel
-from keras_bahdanau.tuning.hypermodel import resolve_space
 from keras_bahdanau.tuning.search import TUNERS
 from keras_bahdanau.tuning.search import make_tuner
 from keras_bahdanau.tuning.search import run_search
+from keras_bahdanau.tuning.space import SEARCH_SPACES
+from keras_bahdanau.tuning.space import resolve_space
 
 __all__ = [
     "OBJECTIVES",

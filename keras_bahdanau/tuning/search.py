@@ -16,9 +16,9 @@ from keras_bahdanau.data import split_pairs
 from keras_bahdanau.text import TextTokenizer
 from keras_bahdanau.translator import Translator
 from keras_bahdanau.tuning.hypermodel import OBJECTIVES
-from keras_bahdanau.tuning.hypermodel import SEARCH_SPACES
 from keras_bahdanau.tuning.hypermodel import TranslatorHyperModel
-from keras_bahdanau.tuning.hypermodel import resolve_space
+from keras_bahdanau.tuning.space import SEARCH_SPACES
+from keras_bahdanau.tuning.space import resolve_space
 
 TUNERS = ("random", "hyperband", "bayesian")
 PROJECT_NAME = "search"
@@ -150,7 +150,7 @@ def make_tuner(
         "seed": seed,
         "directory": os.fspath(out),
         "project_name": PROJECT_NAME,
-        "overwrite": True,
+        "overwrite": False,
     }
     if tuner == "random":
         return _RandomSearch(max_trials=max_trials, **common)
@@ -240,7 +240,9 @@ def run_search(
     Args:
         data: a Tatoeba/Anki TSV path or a list of `(source, target)` pairs.
         out: output directory (created when missing).
-        tuner: `"random"`, `"hyperband"` or `"bayesian"`.
+        tuner: `"random"`, `"hyperband"` (its brackets set the number of
+            trials from `epochs`, factor 3; `max_trials` caps it) or
+            `"bayesian"` (needs scikit-learn).
         max_trials: most trials in all, those of earlier runs included.
         epochs: training epochs per trial (Hyperband: the most per trial).
         objective: `"val_loss"` (minimised) or `"val_chrf"` (maximised;

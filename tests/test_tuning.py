@@ -1,0 +1,398 @@
+"""Hyperparameter search: hypermodel, run_search, resume, failures, CLI."""
+
+import glob
+import json
+import os
+import shutil
+import sys
+
+import keras
+import keras_tuner
+import numpy as np
+import pytest
+
+import keras_bahdanau as kb
+from keras_bahdanau import cli
+from keras_bahdanau.tuning import SEARCH_SPACES
+from keras_bahdanau.tuning import TranslatorHyperModel
+from keras_bahdanau.tuning import make_tuner
+from keras_bahdanau.tuning import resolve_space
+from keras_bahdanau.tuning import run_search
+
+# Small models and a small space: every trial takes seconds on a CPU.
+SPACE = {
+    "embedding_dim": [8, 16],
+    "encoder_units": [8, 16],
+    "decoder_units": [16, 32],
+    "attention_units": [8, 16],
+}
+SETTINGS = {
+    "preset": "tiny",
+    "epochs": 1,
+    "batch_size": 16,
+    "max_length": 12,
+    "space": SPACE,
+}
+FIXED = {
+    "embedding_dim": 24,
+    "encoder_units": 12,
+    "decoder_units": 20,
+    "attention_units": 10,
+    "cell": "lstm",
+    "dropout": 0.1,
+    "learning_rate": 3e-3,
+    "normalize": True,
+}
+
+
+@pytest.fixture(scope="module")
+def pairs():
+    return kb.reversal_text_pairs(60, min_length=2, max_length=5, seed=0)
+
+
+@pytest.fixture(scope="module")
+def hypermodel(pairs):
+    translator = kb.Translator.from_pairs(
+        pairs, preset="tiny", validation_split=0.2, max_source_length=12,
+        max_target_length=12,
+    )
+    return TranslatorHyperModel.from_translator(
+        translator, preset="tiny", space=SPACE, objective="val_chrf",
+        batch_size=16,
+    )
+
+
+@pytest.fixture(scope="module")
+def searched(tmp_path_factory, pairs):
+    """A finished 2-trial random search (objective val_chrf)."""
+    out = str(tmp_path_factory.mktemp("tuning") / "search")
+    summary = run_search(
+        pairs, out, max_trials=2, objective="val_chrf", **SETTINGS
+    )
+    return out, summary
+
+
+def _fixed_hp(values):
+    hp = keras_tuner.HyperParameters()
+    for name, value in values.items():
+        hp.Fixed(name, value)
+    return hp
+
+
+def _weight(model, suffix):
+    (variable,) = [v for v in model.weights if v.path.endswith(suffix)]
+    return variable
+
+
+def _trials(out):
+    """`{trial_id: (status, score, checkpoint mtime)}` read from disk."""
+    trials = {}
+    for path in glob.glob(os.path.join(out, "search", "trial_*")):
+        with open(os.path.join(path, "trial.json")) as f:
+            trial = json.load(f)
+        checkpoint = os.path.join(path, "checkpoint.weights.h5")
+        mtime = (
+            os.stat(checkpoint).st_mtime_ns
+            if os.path.exists(checkpoint) else None
+        )
+        trials[trial["trial_id"]] = (trial["status"], trial["score"], mtime)
+    return trials
+
+
+class _PoisonWeights(keras.callbacks.Callback):
+    """Sets the first weight to NaN before batch 1: the loss becomes NaN."""
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if batch == 1:
+            variable = self.model.trainable_variables[0]
+            variable.assign(np.full(variable.shape, np.nan, "float32"))
+
+
+class _CountEpochs(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.epochs = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epochs += 1
+
+
+# ------------------------------------------------------------ hypermodel
+def test_build_takes_sizes_from_hp(hypermodel):
+    model = hypermodel.build(_fixed_hp(FIXED))
+    source_vocab = hypermodel.source_tokenizer.vocabulary_size
+    assert (model.embedding_dim, model.encoder_units) == (24, 12)
+    assert (model.decoder_units, model.attention_units) == (20, 10)
+    assert model.cell == "lstm" and model.normalize is True
+    assert model.dropout == pytest.approx(0.1)
+    # The variables have the sampled sizes.
+    assert _weight(model, "encoder/embedding/embeddings").shape == (
+        source_vocab, 24,
+    )
+    assert _weight(model, "attention/W_a").shape == (20, 10)
+    assert _weight(model, "bridge/kernel").shape == (12, 20)
+    assert any("lstm_cell" in v.path for v in model.weights)
+    assert any(v.path.endswith("attention/g") for v in model.weights)
+    # Compiled with Adam(learning_rate) and the masked loss.
+    assert model.compiled
+    assert isinstance(model.optimizer, keras.optimizers.Adam)
+    assert float(model.optimizer.learning_rate) == pytest.approx(3e-3)
+    assert isinstance(model.loss, kb.MaskedSparseCategoricalCrossentropy)
+
+
+def test_build_declares_the_search_space(hypermodel):
+    hp = keras_tuner.HyperParameters()
+    hypermodel.build(hp)
+    assert set(hp.values) == set(SEARCH_SPACES["tiny"])
+    assert hp.values["encoder_units"] in SPACE["encoder_units"]
+    learning_rate = hp.get_config()["space"]
+    (lr,) = [h for h in learning_rate if h["config"]["name"] == "learning_rate"]
+    assert lr["config"]["sampling"] == "log"
+    assert isinstance(hp.values["normalize"], bool)
+
+
+def test_fit_returns_val_loss_and_val_chrf(hypermodel):
+    hp = _fixed_hp({**FIXED, "cell": "gru", "normalize": False})
+    model = hypermodel.build(hp)
+    metrics = hypermodel.fit(hp, model, epochs=1, verbose=0)
+    assert {"loss", "val_loss", "val_chrf", "val_bleu"} <= set(metrics)
+    assert np.isfinite(metrics["val_loss"]) and metrics["val_loss"] > 0
+    assert 0.0 <= metrics["val_chrf"] <= 100.0
+    # The chrF is that of the trained model's greedy translations.
+    translator = kb.Translator(
+        hypermodel.source_tokenizer, hypermodel.target_tokenizer, model,
+        max_source_length=12, max_target_length=12,
+    )
+    scores = translator.evaluate(hypermodel.validation_pairs)
+    assert metrics["val_chrf"] == pytest.approx(scores["chrf"])
+
+
+def test_diverging_fit_raises_failed_trial_error(hypermodel):
+    hp = _fixed_hp(FIXED)
+    model = hypermodel.build(hp)
+    counter = _CountEpochs()
+    with pytest.raises(
+        keras_tuner.errors.FailedTrialError, match=r"diverged: loss=nan"
+    ):
+        hypermodel.fit(
+            hp, model, epochs=3, verbose=0,
+            callbacks=[_PoisonWeights(), counter],
+        )
+    assert counter.epochs == 1  # stopped at once, not after 3 epochs
+
+
+def test_hypermodel_bad_settings(hypermodel, pairs):
+    tokenizers = (hypermodel.source_tokenizer, hypermodel.target_tokenizer)
+    with pytest.raises(ValueError, match="`objective` must be one of"):
+        TranslatorHyperModel(*tokenizers, pairs, pairs, objective="bleu")
+    with pytest.raises(ValueError, match="`validation_pairs` must hold"):
+        TranslatorHyperModel(*tokenizers, pairs, [], preset="tiny")
+    with pytest.raises(TypeError, match="`source_tokenizer` must be a"):
+        TranslatorHyperModel("vocab.txt", tokenizers[1], pairs, pairs)
+    with pytest.raises(TypeError, match="takes no positional data"):
+        hypermodel.fit(keras_tuner.HyperParameters(), None, pairs)
+
+
+@pytest.mark.parametrize(
+    "space, match",
+    [
+        ({"heads": [2]}, r"`space` keys must be among .*Received unknown"),
+        ({"cell": ["gru", "rnn"]}, r"non-empty list .* 'gru' or 'lstm'"),
+        ({"encoder_units": []}, r"space\['encoder_units'\]` must be a non"),
+        ({"encoder_units": {"min": 8, "max": 16}}, r"int or a list .*range"),
+        ({"learning_rate": {"min": 1e-2, "max": 1e-3}}, r"with a < b"),
+        ({"dropout": 1.5}, r"space\['dropout'\]` must be a float in \[0, 1"),
+        ({"normalize": "yes"}, r"space\['normalize'\]` must be a bool"),
+    ],
+)
+def test_resolve_space_rejects_bad_entries(space, match):
+    with pytest.raises(ValueError, match=match) as info:
+        resolve_space("tiny", space)
+    assert "Use e.g. space=" in str(info.value)
+
+
+def test_resolve_space_merges_and_fixes():
+    space = resolve_space("small", {"cell": "lstm", "encoder_units": (32,)})
+    assert space["cell"] == "lstm" and space["encoder_units"] == [32]
+    assert space["decoder_units"] == SEARCH_SPACES["small"]["decoder_units"]
+    with pytest.raises(ValueError, match="`preset` must be one of"):
+        resolve_space("paper")
+    with pytest.raises(TypeError, match="`space` must be a dict"):
+        resolve_space("tiny", [("cell", "gru")])
+
+
+# ------------------------------------------------------------ run_search
+def test_search_saves_the_best_translator(searched):
+    out, summary = searched
+    assert (summary["trials"], summary["completed"]) == (2, 2)
+    assert (summary["failed"], summary["new_trials"]) == (0, 2)
+    trials = _trials(out)
+    assert set(trials) == {"0", "1"}
+    best_score = max(score for _, score, _ in trials.values())
+    assert summary["score"] == pytest.approx(best_score)
+    assert trials[summary["best_trial"]][1] == pytest.approx(best_score)
+    with open(os.path.join(out, "best_hyperparameters.json")) as f:
+        record = json.load(f)
+    assert record["trial_id"] == summary["best_trial"]
+    assert record["objective"] == "val_chrf"
+    assert record["hyperparameters"] == summary["hyperparameters"]
+    best = kb.Translator.load(os.path.join(out, "best"))
+    values = record["hyperparameters"]
+    for name in SPACE:
+        assert getattr(best.model, name) == values[name]
+    assert best.model.cell == values["cell"]
+    outputs = best.translate(["1 2 3", "4 5"])
+    assert len(outputs) == 2 and all(isinstance(o, str) for o in outputs)
+
+
+def test_search_resumes_without_repeating_trials(searched, pairs, tmp_path):
+    out = str(tmp_path / "copy")
+    shutil.copytree(searched[0], out)
+    before = _trials(out)
+    best_model = os.path.join(out, "best", "model.keras")
+    best_mtime = os.stat(best_model).st_mtime_ns
+    # Same max_trials: nothing runs, nothing is rewritten.
+    summary = run_search(
+        pairs, out, max_trials=2, objective="val_chrf", **SETTINGS
+    )
+    assert (summary["new_trials"], summary["trials"]) == (0, 2)
+    assert _trials(out) == before
+    assert os.stat(best_model).st_mtime_ns == best_mtime
+    assert summary["best_trial"] == searched[1]["best_trial"]
+    # One more trial allowed: exactly one more runs.
+    summary = run_search(
+        pairs, out, max_trials=3, objective="val_chrf", **SETTINGS
+    )
+    assert (summary["new_trials"], summary["trials"]) == (1, 3)
+    after = _trials(out)
+    assert len(after) == 3
+    assert {k: after[k] for k in before} == before
+
+
+def test_resume_with_other_settings_raises(searched, pairs):
+    out = searched[0]
+    config = os.path.join(out, "search_config.json")
+    mtime = os.stat(config).st_mtime_ns
+    with pytest.raises(ValueError, match="`objective` must match the search"):
+        run_search(pairs, out, max_trials=2, objective="val_loss", **SETTINGS)
+    with pytest.raises(ValueError, match="`num_pairs` must match"):
+        run_search(
+            pairs[:50], out, max_trials=2, objective="val_chrf", **SETTINGS
+        )
+    assert os.stat(config).st_mtime_ns == mtime
+    assert len(_trials(out)) == 2
+
+
+def test_failed_trials_are_recorded_and_the_search_goes_on(pairs, tmp_path):
+    out = str(tmp_path / "search")
+    with pytest.raises(RuntimeError, match="No trial .* finished: 1 of 1"):
+        run_search(
+            pairs, out, max_trials=1, callbacks=[_PoisonWeights()],
+            **SETTINGS,
+        )
+    assert _trials(out)["0"][0] == "FAILED"  # FailedTrialError, not INVALID
+    # The search goes on with the next trial; the failed one is kept.
+    summary = run_search(pairs, out, max_trials=2, **SETTINGS)
+    trials = _trials(out)
+    assert (trials["0"][0], trials["1"][0]) == ("FAILED", "COMPLETED")
+    assert (summary["failed"], summary["completed"]) == (1, 1)
+    assert (summary["new_trials"], summary["best_trial"]) == (1, "1")
+    assert os.path.isfile(os.path.join(out, "best", "model.keras"))
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"tuner": "grid"}, r"`tuner` must be one of \['random', "),
+        ({"objective": "bleu"}, r"`objective` must be one of"),
+        ({"max_trials": 0}, r"`max_trials` must be a positive int"),
+        ({"epochs": 0}, r"`epochs` must be a positive int"),
+        ({"preset": "paper"}, r"`preset` must be one of \['small', 'tiny'\]"),
+        ({"validation_split": 0.0}, r"`validation_split` must be a fraction"),
+        ({"max_pairs": -3}, r"`max_pairs` must be a positive int"),
+        ({"space": {"heads": [2]}}, r"`space` keys must be among"),
+    ],
+)
+def test_run_search_bad_arguments_raise_at_once(pairs, tmp_path, kwargs,
+                                                 match):
+    settings = {**SETTINGS, "max_trials": 1, **kwargs}
+    out = tmp_path / "never"
+    with pytest.raises(ValueError, match=match):
+        run_search(pairs, str(out), **settings)
+    assert not out.exists()
+
+
+def test_bayesian_without_scikit_learn_raises(pairs, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "sklearn", None)
+    with pytest.raises(ImportError, match="scikit-learn"):
+        run_search(pairs, str(tmp_path / "o"), tuner="bayesian", **SETTINGS)
+    assert not (tmp_path / "o").exists()
+
+
+def test_make_tuner_kinds(hypermodel, tmp_path):
+    random = make_tuner(hypermodel, str(tmp_path / "r"), max_trials=3)
+    assert isinstance(random, keras_tuner.RandomSearch)
+    assert random.oracle.max_trials == 3
+    assert random.oracle.objective.direction == "max"  # val_chrf
+    hyperband = make_tuner(
+        hypermodel, str(tmp_path / "h"), tuner="hyperband", max_trials=4,
+        epochs=7,
+    )
+    assert isinstance(hyperband, keras_tuner.Hyperband)
+    assert (hyperband.oracle.max_epochs, hyperband.oracle.max_trials) == (7, 4)
+    assert hyperband.project_dir == str(tmp_path / "h" / "search")
+    with pytest.raises(ValueError, match="`max_trials` must be a positive"):
+        make_tuner(hypermodel, str(tmp_path / "x"), max_trials=0)
+
+
+# ------------------------------------------------------------------ CLI
+def _cli_error(capsys, argv):
+    code = cli.main(argv)
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert code == 2
+    assert len(lines) == 1, captured.err
+    assert captured.out == ""
+    return lines[0]
+
+
+def test_cli_tune_errors(capsys, tmp_path):
+    missing = str(tmp_path / "missing.tsv")
+    line = _cli_error(capsys, ["tune", "--data", missing, "--out", "o"])
+    assert line.startswith("keras-bahdanau tune: error:")
+    assert "missing.tsv" in line
+    data = tmp_path / "p.tsv"
+    data.write_text("1 2\t2 1\n3 4\t4 3\n", "utf-8")
+    line = _cli_error(capsys, [
+        "tune", "--data", str(data), "--out", "o", "--tuner", "grid",
+    ])
+    assert "--tuner" in line and "grid" in line
+    line = _cli_error(capsys, [
+        "tune", "--data", str(data), "--out", "o", "--max-trials", "0",
+    ])
+    assert "--max-trials" in line
+    line = _cli_error(capsys, [
+        "tune", "--data", str(data), "--out", str(tmp_path / "o"),
+        "--validation-split", "0",
+    ])
+    assert "`validation_split` must be a fraction" in line
+
+
+def test_cli_tune_prints_one_json_summary(capsys, tmp_path, pairs):
+    data = tmp_path / "pairs.tsv"
+    data.write_text("".join(f"{s}\t{t}\n" for s, t in pairs), "utf-8")
+    out = tmp_path / "tuned"
+    code = cli.main([
+        "tune", "--data", str(data), "--out", str(out), "--preset", "tiny",
+        "--tuner", "hyperband", "--max-trials", "1", "--epochs", "1",
+        "--batch-size", "16", "--max-length", "12",
+    ])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err[-3000:]
+    lines = captured.out.strip().splitlines()
+    assert len(lines) == 1, captured.out
+    summary = json.loads(lines[0])
+    assert (summary["trials"], summary["completed"]) == (1, 1)
+    assert "training and" in captured.err  # progress on stderr
+    best = kb.Translator.load(summary["best_dir"])
+    assert isinstance(best.translate("1 2")[0], str)
