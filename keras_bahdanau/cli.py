@@ -20,6 +20,9 @@ DEMO_REFERENCE = "नमस्ते मैं ध्रुव हूँ"
 # minutes on 2 CPU cores.
 DEMO_EPOCHS = 20
 DEMO_BATCH_SIZE = 32
+# Sub-word vocabulary of the demo: with ~2,700 training pairs, 500-1,000
+# pieces score best on held-out data (8,000 gave chrF 9 instead of 17).
+DEMO_VOCAB_SIZE = 1000
 TRAIN_ARGS_FILENAME = "train_args.json"
 
 
@@ -121,6 +124,7 @@ def _train(
     target_lang=None,
     max_length: int = 40,
     verbose=None,
+    vocab_size: int = 8000,
 ):
     """Trains (or resumes) a translator in `out`; returns it."""
     import keras
@@ -157,6 +161,8 @@ def _train(
                 seed=seed,
                 max_source_length=max_length,
                 max_target_length=max_length,
+                source_vocab_size=vocab_size,
+                target_vocab_size=vocab_size,
             )
         except ValueError as error:
             raise UserError(_one_line(error)) from None
@@ -198,6 +204,7 @@ def cmd_demo(args) -> int:
         seed=0,
         source_lang="en",
         target_lang="hi",
+        vocab_size=DEMO_VOCAB_SIZE,
     )
     validation = translator.validation_pairs
     scores = translator.evaluate(validation)
@@ -234,6 +241,7 @@ def cmd_train(args) -> int:
         source_lang=args.source_lang,
         target_lang=args.target_lang,
         max_length=args.max_length,
+        vocab_size=args.vocab_size,
     )
     if translator.validation_pairs:
         scores = translator.evaluate(translator.validation_pairs[:500])
@@ -343,6 +351,13 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--batch-size", type=_positive(int), default=64)
     train.add_argument("--max-length", type=_positive(int), default=40)
+    train.add_argument(
+        "--vocab-size",
+        type=_positive(int),
+        default=8000,
+        help="largest sub-word vocabulary per side (use ~1000 for a few "
+        "thousand pairs)",
+    )
     train.add_argument("--source-lang", default=None)
     train.add_argument("--target-lang", default=None)
     train.set_defaults(func=cmd_train)

@@ -12,11 +12,12 @@ import keras
 import pytest
 
 import keras_bahdanau as kb
+from keras_bahdanau.cli import DEMO_VOCAB_SIZE
 
 DATA = os.path.join(
     os.path.dirname(__file__), "..", "..", "shared", "data", "hin-eng.tsv"
 )
-EPOCHS = 25
+EPOCHS = 30
 
 
 @pytest.mark.slow
@@ -31,6 +32,7 @@ def test_small_preset_held_out_scores(attention, tmp_path):
     translator = kb.Translator.from_pairs(
         train, source_lang="en", target_lang="hi", preset="small",
         validation_split=0.1, seed=0, attention=attention,
+        source_vocab_size=DEMO_VOCAB_SIZE, target_vocab_size=DEMO_VOCAB_SIZE,
     )
     translator.fit(epochs=EPOCHS, batch_size=32, verbose=2)
     scores = translator.evaluate(test)

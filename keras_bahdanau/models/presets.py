@@ -22,7 +22,8 @@ PRESETS = {
         "decoder_units": 256,
         "attention_units": 128,
         "maxout_units": None,
-        "dropout": 0.1,
+        # Small corpora overfit fast: 0.3 beat 0.1 on held-out Tatoeba data.
+        "dropout": 0.3,
     },
     "paper": {
         "embedding_dim": 620,
