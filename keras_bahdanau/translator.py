@@ -13,6 +13,7 @@ from keras_bahdanau import metrics
 from keras_bahdanau import training
 from keras_bahdanau.data import as_pairs
 from keras_bahdanau.data import split_pairs
+from keras_bahdanau.data.datasets import make_dataset
 from keras_bahdanau.layers.validation import check_positive_int
 from keras_bahdanau.models import PRESETS
 from keras_bahdanau.models import build_model
@@ -48,130 +49,6 @@ def _as_texts(texts) -> list[str]:
     for index, text in enumerate(texts):
         _check_text(f"texts[{index}]", text)
     return list(texts)
-
-
-def filter_pairs(
-    pairs: list,
-    source_tokenizer: TextTokenizer,
-    target_tokenizer: TextTokenizer,
-    max_source_length: int,
-    max_target_length: int,
-) -> tuple[list, int]:
-    """Drops pairs with a side longer than its maximum (in sub-words).
-
-    Args:
-        pairs: `(source, target)` string pairs.
-        source_tokenizer: tokenizer of the sources.
-        target_tokenizer: tokenizer of the targets.
-        max_source_length: most source sub-words (`[END]` not counted).
-        max_target_length: most target sub-words (`[START]`/`[END]` not
-            counted).
-
-    Returns:
-        `(kept_pairs, number_dropped)`.
-    """
-    if not pairs:
-        return [], 0
-    sources = tf.constant([s for s, _ in pairs])
-    targets = tf.constant([t for _, t in pairs])
-    source_lengths = source_tokenizer.tokenize(sources).row_lengths().numpy()
-    target_lengths = target_tokenizer.tokenize(targets).row_lengths().numpy()
-    keep = (source_lengths <= max_source_length) & (
-        target_lengths <= max_target_length
-    )
-    kept = [pair for pair, ok in zip(pairs, keep) if ok]
-    return kept, len(pairs) - len(kept)
-
-
-def make_dataset(
-    pairs: list,
-    source_tokenizer: TextTokenizer,
-    target_tokenizer: TextTokenizer,
-    max_source_length: int = 40,
-    max_target_length: int = 40,
-    batch_size: int = 64,
-    shuffle: bool = False,
-    seed: "int | None" = None,
-) -> tf.data.Dataset:
-    """Teacher-forcing dataset `((source_ids, decoder_input_ids), target_ids)`.
-
-    Pairs with a side longer than its maximum are dropped (a warning gives
-    the count): cut targets would teach the model to stop mid-sentence.
-    Strings are tokenized per batch inside `tf.data` (`tokenize_padded` in a
-    batched `.map`), and every batch is padded to its own longest row.
-    Sources are `t_1 ... t_n [END]`; decoder inputs are
-    `[START] y_1 ... y_m` and targets `y_1 ... y_m [END]`, padded with
-    `[PAD]` (0), which the model's loss ignores.
-
-    Args:
-        pairs: `(source, target)` string pairs.
-        source_tokenizer: tokenizer of the sources.
-        target_tokenizer: tokenizer of the targets.
-        max_source_length: most source sub-words.
-        max_target_length: most target sub-words.
-        batch_size: pairs per batch.
-        shuffle: reshuffle the pairs every epoch.
-        seed: shuffle seed.
-
-    Returns:
-        A `tf.data.Dataset` of int32 `((batch, source_len),
-        (batch, target_len))`, `(batch, target_len)` elements.
-
-    Raises:
-        ValueError: if no pair is short enough or `batch_size` is invalid.
-    """
-    check_positive_int("batch_size", batch_size, "batch_size=64")
-    kept, dropped = filter_pairs(
-        pairs,
-        source_tokenizer,
-        target_tokenizer,
-        max_source_length,
-        max_target_length,
-    )
-    if not kept:
-        raise ValueError(
-            "`pairs` must hold at least one pair within the length limits. "
-            f"Received: {len(pairs)} pair(s), all longer than "
-            f"max_source_length={max_source_length} or max_target_length="
-            f"{max_target_length} sub-words. Raise the limits."
-        )
-    if dropped:
-        warnings.warn(
-            f"Dropped {dropped} of {len(pairs)} pair(s) longer than "
-            f"max_source_length={max_source_length} or max_target_length="
-            f"{max_target_length} sub-words.",
-            stacklevel=2,
-        )
-    sources = tf.constant([s for s, _ in kept])
-    targets = tf.constant([t for _, t in kept])
-    dataset = tf.data.Dataset.from_tensor_slices((sources, targets))
-    if shuffle:
-        dataset = dataset.shuffle(
-            len(kept), seed=seed, reshuffle_each_iteration=True
-        )
-
-    def encode(source, target):
-        source_ids = source_tokenizer.tokenize_padded(
-            source, max_length=max_source_length + 1, add_start=False
-        )
-        target_ids = target_tokenizer.tokenize_padded(
-            target, max_length=max_target_length + 2
-        )
-        # Fixed-length padding, then cut to the longest row of the batch.
-        source_len = tf.reduce_max(
-            tf.reduce_sum(tf.cast(source_ids != 0, tf.int32), axis=1)
-        )
-        target_len = tf.reduce_max(
-            tf.reduce_sum(tf.cast(target_ids != 0, tf.int32), axis=1)
-        )
-        source_ids = source_ids[:, :source_len]
-        target_ids = target_ids[:, :target_len]
-        return (source_ids, target_ids[:, :-1]), target_ids[:, 1:]
-
-    dataset = dataset.batch(batch_size).map(
-        encode, num_parallel_calls=tf.data.AUTOTUNE
-    )
-    return dataset.prefetch(tf.data.AUTOTUNE)
 
 
 class Translator:

@@ -14,7 +14,7 @@ import keras_bahdanau as kb
 from keras_bahdanau import metrics
 from keras_bahdanau import plotting
 from keras_bahdanau import training
-from keras_bahdanau.translator import make_dataset
+from keras_bahdanau.data.datasets import make_dataset
 
 LIMITS = {"max_source_length": 10, "max_target_length": 10}
 

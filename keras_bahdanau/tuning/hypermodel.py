@@ -6,10 +6,10 @@ import keras
 import keras_tuner
 import numpy as np
 
+from keras_bahdanau.data.datasets import make_dataset
 from keras_bahdanau.models import build_model
 from keras_bahdanau.text import TextTokenizer
 from keras_bahdanau.translator import Translator
-from keras_bahdanau.translator import make_dataset
 from keras_bahdanau.tuning.space import declare
 from keras_bahdanau.tuning.space import resolve_space
 
