@@ -5,11 +5,11 @@ tick labels use a list of font families so that matplotlib falls back glyph
 by glyph. DejaVu Sans (shipped with matplotlib) covers Latin, Greek and
 Cyrillic; for other scripts the installed fonts are searched for one whose
 character map covers the text. Font files shipped in Python packages named
-`fontpkg-*` (the `plot` extra installs `fontpkg-noto-sans-devanagari`) are
-registered with matplotlib first, so Devanagari renders without system
-fonts. CJK needs a system font (e.g. Debian's `fonts-noto-cjk`) or any
-`fontpkg-*` CJK package; when no font covers some characters a warning
-names them (they would be drawn as boxes).
+`fontpkg-*` or `noto-cjk-*` (the `plot` extra installs
+`fontpkg-noto-sans-devanagari` and `noto-cjk-sans-jp-regular`, whose Noto
+Sans CJK covers Japanese, Chinese and Korean) are registered with matplotlib
+first, so Devanagari and CJK render without system fonts. When no font
+covers some characters a warning names them (they would be drawn as boxes).
 """
 
 import functools
@@ -19,6 +19,8 @@ import warnings
 
 _BASE_FAMILY = "DejaVu Sans"
 _FONT_SUFFIXES = (".ttf", ".otf")
+# Python distributions that carry font files (and nothing to run).
+_FONT_DISTRIBUTION_PREFIXES = ("fontpkg-", "noto-cjk-")
 
 
 def _require_matplotlib():
@@ -35,13 +37,13 @@ def _require_matplotlib():
 
 @functools.lru_cache(maxsize=1)
 def _register_package_fonts() -> tuple:
-    """Adds the fonts of installed `fontpkg-*` packages to matplotlib."""
+    """Adds the fonts of installed font packages to matplotlib."""
     from matplotlib import font_manager
 
     added = []
     for dist in importlib.metadata.distributions():
         name = (dist.metadata["Name"] or "").lower()
-        if not name.startswith("fontpkg-"):
+        if not name.startswith(_FONT_DISTRIBUTION_PREFIXES):
             continue
         for file in dist.files or ():
             if str(file).lower().endswith(_FONT_SUFFIXES):

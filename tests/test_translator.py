@@ -156,11 +156,19 @@ def test_plot_attention_writes_png(trained, tmp_path):
     assert labels == ["1", "2", "3", "[END]"]
 
 
-def test_font_families_cover_devanagari():
-    families = plotting.font_families(["नमस्ते मैं ध्रुव हूँ"])
-    if len(families) == 1:
-        pytest.skip("no Devanagari font installed (the `plot` extra)")
+@pytest.mark.parametrize(
+    "text",
+    ["नमस्ते मैं ध्रुव हूँ", "私は学生です。", "这是一个简单的测试", "한국어"],
+)
+def test_font_families_cover_devanagari_and_cjk(text):
+    # The `plot` and `test` extras install the Devanagari and CJK fonts.
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        families = plotting.font_families([text])
     assert families[0] == "DejaVu Sans"
+    assert len(families) >= 2
 
 
 def test_font_families_warn_for_uncovered_characters():
