@@ -213,8 +213,11 @@ def cmd_demo(args) -> int:
         f"chrF {scores['chrf']:.2f}"
     )
     examples = validation[:5] + [(DEMO_SENTENCE, DEMO_REFERENCE)]
-    outputs = translator.translate([s for s, _ in examples])
-    print("\nExamples (source -> translation | reference):")
+    # Beam search: greedy decoding loops on out-of-vocabulary names.
+    outputs = translator.translate(
+        [s for s, _ in examples], strategy="beam", beam_size=5
+    )
+    print("\nExamples, beam 5 (source -> translation | reference):")
     for (source, reference), output in zip(examples, outputs):
         print(f"  {source}\n    -> {output}\n    |  {reference}")
     png = os.path.join(args.out, "attention.png")
