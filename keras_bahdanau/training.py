@@ -23,6 +23,8 @@ import os
 
 import keras
 
+from keras_bahdanau.layers.validation import check_positive_int
+
 BACKUP_DIRNAME = "backup"
 WEIGHTS_FILENAME = "latest.weights.h5"
 STATE_FILENAME = "state.json"
@@ -187,11 +189,7 @@ def fit(
     >>> len(history.history["loss"])
     1
     """
-    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
-        raise ValueError(
-            f"`epochs` must be a positive int. Received: epochs={epochs!r}. "
-            "Use e.g. epochs=10."
-        )
+    check_positive_int("epochs", epochs, "epochs=10")
     callbacks = list(callbacks or [])
     initial_epoch = 0
     checkpoint = None

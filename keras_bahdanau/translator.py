@@ -15,6 +15,7 @@ from keras_bahdanau.data import as_pairs
 from keras_bahdanau.data import split_pairs
 from keras_bahdanau.data.datasets import make_dataset
 from keras_bahdanau.layers.validation import check_positive_int
+from keras_bahdanau.layers.validation import check_type
 from keras_bahdanau.models import PRESETS
 from keras_bahdanau.models import build_model
 from keras_bahdanau.text import TextTokenizer
@@ -97,11 +98,9 @@ class Translator:
             ("source_tokenizer", source_tokenizer),
             ("target_tokenizer", target_tokenizer),
         ):
-            if not isinstance(value, TextTokenizer):
-                raise TypeError(
-                    f"`{name}` must be a TextTokenizer. Received: "
-                    f"{type(value).__name__}. Use TextTokenizer.learn(...)."
-                )
+            check_type(
+                name, value, TextTokenizer, "Use TextTokenizer.learn(...)."
+            )
         if not isinstance(model, keras.Model):
             raise TypeError(
                 "`model` must be a keras.Model (AttentionSeq2Seq). Received: "

@@ -41,3 +41,12 @@ def check_rank(name: str, shape, ranks: Sequence[int]) -> None:
             f"Received: {name}.shape={tuple(shape)} (rank {len(shape)}). "
             "Add or remove the batch/time axis to match."
         )
+
+
+def check_type(name: str, value, cls: type, fix: str) -> None:
+    """Raises `TypeError` unless `value` is an instance of `cls`."""
+    if not isinstance(value, cls):
+        raise TypeError(
+            f"`{name}` must be a {cls.__name__}. Received: "
+            f"{type(value).__name__}. {fix}"
+        )

@@ -7,6 +7,7 @@ import keras_tuner
 import numpy as np
 
 from keras_bahdanau.data.datasets import make_dataset
+from keras_bahdanau.layers.validation import check_type
 from keras_bahdanau.models import build_model
 from keras_bahdanau.text import TextTokenizer
 from keras_bahdanau.translator import Translator
@@ -112,12 +113,13 @@ class TranslatorHyperModel(keras_tuner.HyperModel):
             ("source_tokenizer", source_tokenizer),
             ("target_tokenizer", target_tokenizer),
         ):
-            if not isinstance(tokenizer, TextTokenizer):
-                raise TypeError(
-                    f"`{arg}` must be a TextTokenizer. Received: "
-                    f"{type(tokenizer).__name__}. Use TextTokenizer.learn() "
-                    "or TranslatorHyperModel.from_translator()."
-                )
+            check_type(
+                arg,
+                tokenizer,
+                TextTokenizer,
+                "Use TextTokenizer.learn() or "
+                "TranslatorHyperModel.from_translator().",
+            )
         if objective not in OBJECTIVES:
             raise ValueError(
                 f"`objective` must be one of {list(OBJECTIVES)}. Received: "

@@ -13,6 +13,8 @@ import keras_tuner
 
 from keras_bahdanau.data import as_pairs
 from keras_bahdanau.data import split_pairs
+from keras_bahdanau.layers.validation import check_choice
+from keras_bahdanau.layers.validation import check_positive_int
 from keras_bahdanau.text import TextTokenizer
 from keras_bahdanau.translator import Translator
 from keras_bahdanau.tuning.hypermodel import OBJECTIVES
@@ -78,22 +80,6 @@ class _BayesianOptimization(
     pass
 
 
-def _positive_int(name: str, value, example: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(
-            f"`{name}` must be a positive int. Received: {name}={value!r}. "
-            f"Use e.g. {name}={example}."
-        )
-
-
-def _choice(name: str, value, choices) -> None:
-    if value not in choices:
-        raise ValueError(
-            f"`{name}` must be one of {list(choices)}. Received: "
-            f"{name}={value!r}. Pick one of those."
-        )
-
-
 def _check_bayesian_dependency() -> None:
     try:
         import sklearn  # noqa: F401
@@ -141,9 +127,9 @@ def make_tuner(
         ValueError: unknown tuner, `max_trials` or `epochs` below 1.
         ImportError: `"bayesian"` without scikit-learn.
     """
-    _choice("tuner", tuner, TUNERS)
-    _positive_int("max_trials", max_trials, "10")
-    _positive_int("epochs", epochs, "5")
+    check_choice("tuner", tuner, TUNERS)
+    check_positive_int("max_trials", max_trials, "max_trials=10")
+    check_positive_int("epochs", epochs, "epochs=5")
     common = {
         "hypermodel": hypermodel,
         "objective": _objective(hypermodel.objective),
@@ -291,16 +277,16 @@ def run_search(
     >>> isinstance(best.translate("1 2")[0], str)
     True
     """
-    _choice("tuner", tuner, TUNERS)
-    _choice("objective", objective, OBJECTIVES)
-    _positive_int("max_trials", max_trials, "10")
-    _positive_int("epochs", epochs, "5")
-    _choice("preset", preset, sorted(SEARCH_SPACES))
-    _positive_int("batch_size", batch_size, "64")
-    _positive_int("max_length", max_length, "40")
-    _positive_int("chrf_samples", chrf_samples, "200")
+    check_choice("tuner", tuner, TUNERS)
+    check_choice("objective", objective, OBJECTIVES)
+    check_positive_int("max_trials", max_trials, "max_trials=10")
+    check_positive_int("epochs", epochs, "epochs=5")
+    check_choice("preset", preset, sorted(SEARCH_SPACES))
+    check_positive_int("batch_size", batch_size, "batch_size=64")
+    check_positive_int("max_length", max_length, "max_length=40")
+    check_positive_int("chrf_samples", chrf_samples, "chrf_samples=200")
     if max_pairs is not None:
-        _positive_int("max_pairs", max_pairs, "5000")
+        check_positive_int("max_pairs", max_pairs, "max_pairs=5000")
     if (
         isinstance(validation_split, bool)
         or not isinstance(validation_split, (int, float))
