@@ -3,9 +3,14 @@
 Compares in one process, interleaved over rounds (the machine is noisy):
 
 - `ours`: `AttentionSeq2Seq` (scan decoder, keys precomputed once, fused
-  state matmul, output projection after the scan) in a `tf.function`;
-- `ours_jit`: the same under `jit_compile=True` (XLA, bounded loop);
-- `recompute_keys`: ours, but `U_a h_j` recomputed at every step;
+  state matmul, output projection after the scan, hand-written gradient
+  of the time loop) in a `tf.function`;
+- `ours_autodiff`: the same with the time loop differentiated by
+  TensorFlow (`decoder.manual_backprop = False`);
+- `ours_jit`: `ours` under `jit_compile=True` (XLA; the hand-written
+  gradient needs no loop differentiation, so the scan loop stays);
+- `recompute_keys`: `ours_autodiff`, but `U_a h_j` recomputed at every
+  step (compare with `ours_autodiff`);
 - `pyloop`: `tutorial_model.TutorialSeq2Seq`, the TensorFlow tutorial's
   Python-loop decoder inside a `tf.function`.
 
@@ -13,7 +18,7 @@ Batch 64, vocab 8000, embedding 256, encoder 256 per direction, decoder 512,
 attention 512, source and target length 20 and 50. Prints one JSON line per
 (round, variant, length) and a summary line per length with per-round
 median step times, target tokens/s and the median of same-round ratios
-against `pyloop` and `ours`.
+against `pyloop`, `ours` and `ours_autodiff`.
 
 Usage:
     python benchmarks/train_step.py [--rounds 5] [--steps 5] [--lengths 20 50]
@@ -34,25 +39,24 @@ from tutorial_model import TutorialSeq2Seq
 BATCH = 64
 
 
-def recompute_keys_model(length: int):
-    """Ours, with the attention ignoring precomputed keys."""
+def autodiff_model(length: int):
+    """Ours, with the time loop differentiated automatically."""
     model = build_ours(length, BATCH)
-    attention = model.decoder.attention_layer
-    attend = attention.attend
-
-    def attend_recomputing(query, values, keys, values_mask=None):
-        return attend(
-            query, values, attention.precompute_keys(values), values_mask
-        )
-
-    attention.attend = attend_recomputing
+    model.decoder.manual_backprop = False
     return model
 
 
-def jit_model(length: int):
-    """Ours with the bounded time loop XLA needs for gradients."""
-    model = build_ours(length, BATCH)
-    model.decoder.bounded_loop = True
+def recompute_keys_model(length: int):
+    """`autodiff_model`, with the attention ignoring precomputed keys."""
+    model = autodiff_model(length)
+    attention = model.decoder.attention_layer
+    attend = attention.attend
+
+    def attend_recomputing(query, values, keys, values_mask=None, **kwargs):
+        keys = attention.precompute_keys(values)
+        return attend(query, values, keys, values_mask, **kwargs)
+
+    attention.attend = attend_recomputing
     return model
 
 
@@ -71,7 +75,8 @@ def tutorial_model(length: int):
 
 VARIANTS = {
     "ours": lambda length: (build_ours(length, BATCH), False),
-    "ours_jit": lambda length: (jit_model(length), True),
+    "ours_autodiff": lambda length: (autodiff_model(length), False),
+    "ours_jit": lambda length: (build_ours(length, BATCH), True),
     "recompute_keys": lambda length: (recompute_keys_model(length), False),
     "pyloop": lambda length: (tutorial_model(length), False),
 }
@@ -128,7 +133,7 @@ def main() -> None:
                 * length
                 / statistics.median(times[name]),
             }
-            for base in ("pyloop", "ours"):
+            for base in ("pyloop", "ours", "ours_autodiff"):
                 if base in times and base != name:
                     ratios = [b / s for s, b in zip(times[name], times[base])]
                     summary[name][f"speedup_vs_{base}"] = statistics.median(

@@ -355,3 +355,131 @@ def test_mixed_precision(policy, cell):
     grad = checks.gradient(function, memory)
     assert np.all(np.isfinite(grad)) and np.abs(grad).sum() > 0
     assert np.all(grad[~mask] == 0)
+
+
+@pytest.mark.parametrize("config", ["gru", "gru_paper_reset_maxout", "lstm"])
+def test_mixed_bfloat16_step_tracks_float32_and_scores_in_float32(config):
+    # Same weights under both policies: the bf16 step stays within bf16
+    # rounding of the float32 step, the attention math (keys, memory) runs
+    # in float32, and the step kernels are cast once, in prepare.
+    target_ids, memory, mask = make_inputs()
+    exact = built_decoder(target_ids, memory, **CONFIGS[config])
+    mixed = kb.AttentiveDecoder(V, EMB, UNITS, ATT, dtype="mixed_bfloat16",
+                                **CONFIGS[config])
+    mixed(target_ids, memory)
+    mixed.set_weights(exact.get_weights())
+    prev = target_ids[:, 0]
+    results = []
+    for decoder in (exact, mixed):
+        state, cache = decoder.prepare(memory, mask)
+        logits, _, weights = decoder.step(prev, state, cache)
+        results.append((checks.to_numpy(logits), checks.to_numpy(weights)))
+    assert checks.dtype_name(cache["keys"]) == "float32"
+    assert checks.dtype_name(cache["memory"]) == "float32"
+    assert checks.dtype_name(cache["kernels"]["state"]) == "bfloat16"
+    assert checks.dtype_name(cache["kernels"]["output"][0]) == "bfloat16"
+    (logits32, weights32), (logits16, weights16) = results
+    scale = np.abs(logits32).max()
+    np.testing.assert_allclose(logits16, logits32, atol=0.05 * scale)
+    np.testing.assert_allclose(weights16, weights32, atol=0.03)
+    assert np.all(weights16[~mask] == 0)
+
+
+# --------------------------------------------- hand-written loop gradient
+MANUAL_BACKPROP = ["gru", "gru_mean_bridge_normalize",
+                   "gru_zeros_bridge_shallow"]
+
+
+def _training_loss(call, target_ids, memory, mask):
+    # Uses the alignments too, so their gradient path is checked.
+    logits, alignments = call(target_ids, memory, memory_mask=mask,
+                              return_attention_scores=True, training=True)
+    ramp = keras.ops.arange(S, dtype=alignments.dtype)
+    return keras.ops.concatenate(
+        [keras.ops.reshape(logits, (-1,)),
+         keras.ops.reshape(alignments * ramp, (-1,))], axis=0
+    )
+
+
+@pytest.mark.parametrize("name", MANUAL_BACKPROP)
+def test_manual_backprop_matches_finite_differences(name):
+    dtype = checks.gradient_dtype()
+    target_ids, memory, mask = make_inputs(dtype=dtype)
+    mask[2] = False  # an all-padding row
+    decoder = built_decoder(target_ids, memory, dtype=dtype, **CONFIGS[name])
+    assert decoder._manual_backprop_applies(training=True)
+    function, theta = checks.flat_weights_function(
+        decoder, lambda call: _training_loss(call, target_ids, memory, mask)
+    )
+    checks.assert_gradient_matches_finite_differences(
+        function, theta, num_checks=30
+    )
+
+
+@pytest.mark.parametrize("name", MANUAL_BACKPROP)
+def test_manual_backprop_equals_automatic_differentiation(name):
+    target_ids, memory, mask = make_inputs()
+    mask[2] = False
+    decoder = built_decoder(target_ids, memory, **CONFIGS[name])
+    results = []
+    for manual in (True, False):
+        decoder.manual_backprop = manual
+        assert decoder._manual_backprop_applies(training=True) == manual
+        function, theta = checks.flat_weights_function(
+            decoder,
+            lambda call: _training_loss(call, target_ids, memory, mask),
+        )
+        theta = keras.ops.convert_to_tensor(theta.astype("float32"))
+        value = checks.to_numpy(function(theta))
+        results.append((value, checks.gradient(function, theta)))
+
+        def of_memory(mem):
+            out = _training_loss(decoder, target_ids, mem, mask)
+            return keras.ops.sum(out * keras.ops.arange(out.shape[0],
+                                                        dtype=out.dtype))
+
+        results.append((None, checks.gradient(of_memory, memory)))
+    (value, grad), (_, grad_memory) = results[0], results[1]
+    (value_auto, grad_auto), (_, grad_memory_auto) = results[2], results[3]
+    np.testing.assert_allclose(value, value_auto, rtol=1e-5)
+    scale = np.abs(grad_auto).max()
+    np.testing.assert_allclose(grad, grad_auto, atol=1e-5 * scale)
+    scale = np.abs(grad_memory_auto).max()
+    np.testing.assert_allclose(grad_memory, grad_memory_auto,
+                               atol=1e-5 * scale)
+    assert np.all(grad_memory[~mask] == 0)
+
+
+def test_manual_backprop_only_where_it_applies():
+    target_ids, memory, _ = make_inputs()
+    for kwargs in [dict(cell="lstm"), dict(reset_after=False),
+                   dict(probability_fn="sparsemax"), dict(attention=None),
+                   dict(bounded_loop=True), dict(dtype="mixed_bfloat16")]:
+        decoder = kb.AttentiveDecoder(V, EMB, UNITS, ATT, **kwargs)
+        assert not decoder._manual_backprop_applies(training=True), kwargs
+    decoder = kb.AttentiveDecoder(V, EMB, UNITS, ATT)
+    assert not decoder._manual_backprop_applies(training=False)
+    expected = keras.config.backend() in ("tensorflow", "jax")
+    assert decoder._manual_backprop_applies(training=True) == expected
+
+
+def test_manual_backprop_trains_with_unknown_lengths():
+    # A functional model with (None, None) inputs: the traced time and
+    # source lengths are unknown (TensorFlow), and change between batches.
+    target_in = keras.Input((None,), dtype="int32")
+    memory_in = keras.Input((None, D))
+    decoder = kb.AttentiveDecoder(V, EMB, UNITS, ATT, name="dec")
+    model = keras.Model([target_in, memory_in],
+                        decoder(target_in, memory_in))
+    assert decoder._manual_backprop_applies(training=True) == (
+        keras.config.backend() in ("tensorflow", "jax")
+    )
+    model.compile(optimizer="adam",
+                  loss=kb.MaskedSparseCategoricalCrossentropy())
+    rng = np.random.RandomState(0)
+    for length, source_len in ((3, 5), (6, 2)):
+        target_ids = rng.randint(1, V, size=(4, length)).astype("int32")
+        memory = rng.normal(size=(4, source_len, D)).astype("float32")
+        history = model.fit([target_ids, memory], target_ids, epochs=2,
+                            verbose=0)
+        assert np.all(np.isfinite(history.history["loss"]))

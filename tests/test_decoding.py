@@ -708,3 +708,17 @@ def test_generate_under_mixed_precision(policy, settings):
     sums = out["alignments"][0].sum(-1)
     emitted = out["tokens"][0] != model.pad_id
     np.testing.assert_allclose(sums[emitted], 1.0, atol=1e-2)
+
+
+def test_greedy_breaks_ties_to_the_lowest_id():
+    # Zero output kernel: the logits are the bias, with ids 4 and 5 tied.
+    model = tiny_model()
+    layer = model.decoder.output_layer
+    layer.kernel.assign(np.zeros(tuple(layer.kernel.shape), "float32"))
+    bias = np.full(tuple(layer.bias.shape), -5.0, "float32")
+    bias[[4, 5]] = 3.0
+    layer.bias.assign(bias)
+    out = model.generate(SOURCE, strategy="greedy", max_length=3)
+    assert np.all(out["tokens"] == 4)
+    log_z = np.log(np.exp(bias.astype("float64")).sum())
+    np.testing.assert_allclose(out["scores"], 3 * (3.0 - log_z), atol=1e-4)

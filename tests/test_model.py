@@ -273,16 +273,22 @@ def test_serialize_model():
 
 
 # ---------------------------------------------------------------- training
-def test_jit_compile_training_step_matches_eager():
+@pytest.mark.parametrize("cell", ["gru", "lstm"])
+def test_jit_compile_training_step_matches_eager(cell):
+    # GRU: XLA with the hand-written loop gradient (scan loop); LSTM: XLA
+    # differentiating the bounded loop.
     if keras.config.backend() == "torch":
         pytest.skip("jit_compile=True is not used with the torch backend")
     source, decoder_input, target = batch()
     losses = {}
     for jit in (False, True):
         keras.utils.set_random_seed(0)
-        model = tiny()
+        model = tiny(cell=cell)
         model.compile(optimizer=keras.optimizers.Adam(0.01),
                       jit_compile=jit)
+        bounded = jit and cell == "lstm"
+        bounded = bounded and keras.config.backend() == "tensorflow"
+        assert model.decoder.bounded_loop == bounded
         history = model.fit((source, decoder_input), target, epochs=3,
                             batch_size=4, verbose=0)
         losses[jit] = history.history["loss"]

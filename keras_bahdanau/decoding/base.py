@@ -139,9 +139,10 @@ class TokenByTokenStrategy(DecodingStrategy):
                 ops.logical_and(empty, ops.equal(t, 0)), model.end_id, token
             )
             token = ops.where(finished, model.pad_id, token)
-            log_probs = ops.log_softmax(logits, axis=-1)
-            chosen = ops.take_along_axis(log_probs, token[:, None], axis=1)
-            scores = scores + ops.where(finished, 0.0, chosen[:, 0])
+            # log_softmax at the chosen id only: no (batch, vocab) output.
+            chosen = ops.take_along_axis(logits, token[:, None], axis=1)
+            chosen = chosen[:, 0] - ops.logsumexp(logits, axis=-1)
+            scores = scores + ops.where(finished, 0.0, chosen)
             tokens = write_column(tokens, t, token)
             if return_alignments:
                 weights = ops.where(

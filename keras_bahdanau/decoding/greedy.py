@@ -22,4 +22,6 @@ class GreedySearch(TokenByTokenStrategy):
     """
 
     def choose(self, logits, noise):
-        return ops.cast(ops.argmax(logits, axis=-1), "int32")
+        # top_k, not argmax: Keras' float argmax adds four full passes over
+        # the logits (a negative-zero fix). Ties go to the lowest id in both.
+        return ops.cast(ops.top_k(logits, 1)[1][:, 0], "int32")

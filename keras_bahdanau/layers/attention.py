@@ -184,13 +184,32 @@ class BahdanauAttention(keras.layers.Layer):
         v = g * v / ops.sqrt(ops.sum(ops.square(v)))
         return ops.cast(v, self.compute_dtype)
 
-    def attend(self, projected_query, values, keys, values_mask=None):
+    def score_weights(self):
+        """`(v, b)`: the effective `v_a` as `(units, 1)` and `b_a` or None.
+
+        Both are in the compute dtype. A decoder computes them once per
+        sequence and passes them to every `attend` call.
+        """
+        bias = self._cast(self.b_a) if self.normalize else None
+        return ops.expand_dims(self.score_vector(), 1), bias
+
+    def attend(
+        self,
+        projected_query,
+        values,
+        keys,
+        values_mask=None,
+        score_weights=None,
+    ):
         """Scores, normalises and reads the values for a projected query.
 
         This is `call` after the `W_a` product: a decoder that fuses `W_a`
         with its recurrent kernel into one matmul calls this directly.
         `values` must already be zero at padded positions (the weights there
         are exactly zero, this only keeps NaN/inf in padding out).
+        The scores are computed in the dtype of `keys` and the context in
+        the dtype of `values` (a decoder under a mixed policy passes
+        float32 ones); the context is returned in the compute dtype.
 
         Args:
             projected_query: `W_a q`, `(batch, units)` or
@@ -198,10 +217,20 @@ class BahdanauAttention(keras.layers.Layer):
             values: `(batch, values_len, values_dim)`, zero at padding.
             keys: `(batch, values_len, units)` from `precompute_keys`.
             values_mask: optional boolean `(batch, values_len)`.
+            score_weights: optional `score_weights()` result, computed
+                once for many calls; computed here when omitted.
 
         Returns:
             `(context, weights)` as in `call`.
         """
+        if score_weights is None:
+            score_weights = self.score_weights()
+        score_vector, score_bias = score_weights
+        math_dtype = keys.dtype
+        projected_query = ops.cast(projected_query, math_dtype)
+        score_vector = ops.cast(score_vector, math_dtype)
+        if score_bias is not None:
+            score_bias = ops.cast(score_bias, math_dtype)
         # expand_dims and split-free shapes: the gradient of an indexing
         # slice such as keys[:, None] pads a full-size zero tensor per step.
         single_step = len(projected_query.shape) == 2
@@ -213,13 +242,12 @@ class BahdanauAttention(keras.layers.Layer):
             hidden = ops.expand_dims(projected_query, 2) + ops.expand_dims(
                 keys, 1
             )
-        if self.normalize:
-            hidden = hidden + self._cast(self.b_a)
+        if score_bias is not None:
+            hidden = hidden + score_bias
         # A 2-D matmul: XLA differentiates it inside loops with a dynamic
         # batch, which a rank-4 by rank-1 tensordot is not.
         scores = ops.matmul(
-            ops.reshape(ops.tanh(hidden), (-1, self.units)),
-            ops.expand_dims(self.score_vector(), 1),
+            ops.reshape(ops.tanh(hidden), (-1, self.units)), score_vector
         )
         scores = ops.reshape(scores, ops.shape(hidden)[:-1])
         scores = ops.cast(scores, upcast_dtype(self.compute_dtype))
@@ -231,11 +259,17 @@ class BahdanauAttention(keras.layers.Layer):
             weights = ops.where(mask, self._probability(scores), 0.0)
         else:
             weights = self._probability(scores)
-        weights = ops.cast(weights, self.compute_dtype)
+        weights = ops.cast(weights, values.dtype)
         if single_step:
-            context = ops.matmul(ops.expand_dims(weights, 1), values)
-            return ops.squeeze(context, 1), weights
-        return ops.matmul(weights, values), weights
+            context = ops.squeeze(
+                ops.matmul(ops.expand_dims(weights, 1), values), 1
+            )
+        else:
+            context = ops.matmul(weights, values)
+        return (
+            ops.cast(context, self.compute_dtype),
+            ops.cast(weights, self.compute_dtype),
+        )
 
     def call(
         self,

@@ -11,6 +11,7 @@ from keras_bahdanau.layers.probability import serialize_probability_fn
 from keras_bahdanau.layers.probability import upcast_dtype
 from keras_bahdanau.layers.recurrence import GATES
 from keras_bahdanau.layers.recurrence import cell_update
+from keras_bahdanau.layers.teacher_forcing import gru_attention_sequence
 from keras_bahdanau.layers.validation import check_choice
 from keras_bahdanau.layers.validation import check_positive_int
 from keras_bahdanau.layers.validation import check_rank
@@ -67,10 +68,21 @@ class AttentiveDecoder(keras.layers.Layer):
         kernel_initializer: initializer of input and output kernels.
         recurrent_initializer: initializer of the recurrent kernel.
         bounded_loop: run teacher forcing as a `while_loop` with a static
-            bound instead of `scan`. Needed for XLA training on TensorFlow
-            (`AttentionSeq2Seq.compile(jit_compile=True)` sets it); slower
-            otherwise. Needs a static target length.
+            bound instead of `scan`. XLA training on TensorFlow needs it
+            where the hand-written loop gradient does not apply (see
+            `manual_backprop` below; `AttentionSeq2Seq.compile(
+            jit_compile=True)` sets it then); slower otherwise. Needs a
+            static target length.
         **kwargs: base `keras.layers.Layer` arguments.
+
+    Attributes:
+        manual_backprop: `True` (default) lets training (`training=True`)
+            run the time loop with a hand-written gradient
+            (`layers/teacher_forcing.py`: weight gradients as single large
+            matmuls after the loop, about 1.1x faster training steps) where
+            it applies: Bahdanau softmax attention, the `reset_after` GRU,
+            float32/float64 compute, TensorFlow or JAX. Set it to `False`
+            to differentiate the loop automatically; outputs are the same.
 
     Call arguments:
         target_ids: int `(batch, target_len)`, the previous tokens y_{i-1}
@@ -150,6 +162,8 @@ class AttentiveDecoder(keras.layers.Layer):
         self.bridge = bridge
         self.reset_after = reset_after
         self.bounded_loop = bounded_loop
+        # See "Attributes" and `_manual_backprop_applies`.
+        self.manual_backprop = True
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.recurrent_initializer = keras.initializers.get(
             recurrent_initializer
@@ -319,9 +333,13 @@ class AttentiveDecoder(keras.layers.Layer):
             `(state, cache)`: the initial state tuple and a dict with the
             batch-major tensors `memory` (zeroed at padding), `memory_mask`,
             `keys` (`U_a h_j`) or `context` (fixed, `attention=None`), and
-            `kernels` (batch-independent fused weights; a search that
-            expands or reorders the batch leaves `kernels` alone).
+            `kernels` (batch-independent weights, fused and cast to the
+            compute dtype once; a search that expands or reorders the batch
+            leaves `kernels` alone).
         """
+        return self._prepare(memory, memory_mask, initial_state, True)
+
+    def _prepare(self, memory, memory_mask, initial_state, for_step):
         memory = ops.cast(memory, self.compute_dtype)
         if memory_mask is None:
             memory_mask = ops.ones(ops.shape(memory)[:2], dtype="bool")
@@ -334,10 +352,17 @@ class AttentiveDecoder(keras.layers.Layer):
             state = tuple(ops.cast(s, self.compute_dtype) for s in state)
         cache = {"memory": memory, "memory_mask": memory_mask}
         if self.attention_layer is not None:
-            cache["keys"] = self.attention_layer.precompute_keys(memory)
+            # The attention's element-wise math runs in float32 under mixed
+            # policies: more exact, and faster on CPUs, where bfloat16 tanh
+            # and softmax are slower than float32 (only its matmuls gain).
+            # Both casts happen once per sequence; no-ops in float32.
+            math_dtype = upcast_dtype(self.compute_dtype)
+            keys = self.attention_layer.precompute_keys(memory)
+            cache["keys"] = ops.cast(keys, math_dtype)
+            cache["memory"] = ops.cast(memory, math_dtype)
         else:
             cache["context"] = state[0]
-        cache["kernels"] = self._fused_kernels()
+        cache["kernels"] = self._step_kernels(for_step)
         return state, cache
 
     def _cast(self, variable):
@@ -345,27 +370,55 @@ class AttentiveDecoder(keras.layers.Layer):
         # Keras does not autocast variables to the compute dtype.
         return ops.cast(variable, self.compute_dtype)
 
-    def _fused_kernels(self):
-        """One matrix for everything that multiplies s_{i-1}: [W_a | U]."""
+    def _step_kernels(self, for_step):
+        """The weights of one step, cast to the compute dtype once.
+
+        `state` is one matrix for everything that multiplies s_{i-1}:
+        [W_a | U]. Casting here rather than in the step keeps a mixed
+        precision loop from re-reading every float32 kernel at each step.
+        With `for_step`, the embedding input and output layer weights that
+        `step` needs (teacher forcing applies those outside the loop) are
+        included too.
+        """
         recurrent = self._cast(self.recurrent_kernel)
-        if self.cell == "gru" and not self.reset_after:
+        kernels = {"context": self._cast(self.context_kernel)}
+        if self.cell == "gru" and self.reset_after:
+            kernels["recurrent_bias"] = self._cast(self.recurrent_bias)
+        elif self.cell == "gru":
+            kernels["candidate"] = recurrent[:, 2 * self.units :]
             recurrent = recurrent[:, : 2 * self.units]
         if self.attention_layer is not None:
-            fused = ops.concatenate(
+            kernels["state"] = ops.concatenate(
                 [self._cast(self.attention_layer.W_a), recurrent], 1
             )
+            kernels["score"] = self.attention_layer.score_weights()
         else:
-            fused = recurrent
-        return {"state": fused}
+            kernels["state"] = recurrent
+        if for_step:
+            kernels["input"] = self._cast(self.input_kernel)
+            kernels["bias"] = self._cast(self.bias)
+            kernels["output"] = _dense_weights(self.output_layer, self._cast)
+            if self.maxout_layer is not None:
+                kernels["maxout"] = _dense_weights(
+                    self.maxout_layer, self._cast
+                )
+        return kernels
 
-    def _embed(self, ids, training=None):
-        embedded = self.embedding(ids)
+    def _embed(self, ids, training=None, rows_only=False):
+        if rows_only and self.embedding.quantization_mode is None:
+            # Gather, then cast the gathered rows: calling the layer under a
+            # mixed policy casts the whole table first, at every step.
+            embedded = ops.take(self.embedding.embeddings, ids, axis=0)
+            embedded = ops.cast(embedded, self.compute_dtype)
+        else:
+            embedded = self.embedding(ids)
         return self.embedding_dropout(embedded, training=training)
 
     def _core(self, input_projection, state, cache):
         """s_{i-1} -> (s_i, c_i, alpha_i), given E y_{i-1} projected."""
         h_prev = state[0]
-        projected = ops.matmul(h_prev, cache["kernels"]["state"])
+        kernels = cache["kernels"]
+        projected = ops.matmul(h_prev, kernels["state"])
         if self.attention_layer is not None:
             # split, not slicing: its gradient is one concat, where each
             # slice's gradient pads a full-size zero tensor.
@@ -373,7 +426,11 @@ class AttentiveDecoder(keras.layers.Layer):
                 projected, [self.attention_units], axis=-1
             )
             context, weights = self.attention_layer.attend(
-                query, cache["memory"], cache["keys"], cache["memory_mask"]
+                query,
+                cache["memory"],
+                cache["keys"],
+                cache["memory_mask"],
+                score_weights=kernels["score"],
             )
         else:
             recurrent = projected
@@ -381,22 +438,22 @@ class AttentiveDecoder(keras.layers.Layer):
             weights = ops.zeros(
                 ops.shape(cache["memory_mask"]), dtype=self.compute_dtype
             )
-        context_kernel = self._cast(self.context_kernel)
-        inputs = input_projection + ops.matmul(context, context_kernel)
-        new_state = cell_update(self, inputs, recurrent, state)
+        inputs = input_projection + ops.matmul(context, kernels["context"])
+        new_state = cell_update(self, inputs, recurrent, state, kernels)
         return new_state, context, weights
 
-    def _logits(self, h, context, embedded, training=None):
+    def _logits(self, h, context, embedded, training=None, kernels=None):
         if self.deep_output:
             features = ops.concatenate([h, context, embedded], axis=-1)
         else:
             features = h
         features = self.output_dropout(features, training=training)
+        kernels = kernels or {}
         if self.maxout_layer is not None:
-            pre = self.maxout_layer(features)
+            pre = _dense(self.maxout_layer, features, kernels.get("maxout"))
             shape = ops.shape(pre)[:-1] + (self.maxout_units, 2)
             features = ops.max(ops.reshape(pre, shape), axis=-1)
-        logits = self.output_layer(features)
+        logits = _dense(self.output_layer, features, kernels.get("output"))
         return ops.cast(logits, upcast_dtype(self.compute_dtype))
 
     def step(self, prev_ids, state, cache, training=None):
@@ -412,14 +469,17 @@ class AttentiveDecoder(keras.layers.Layer):
             `(logits, state, weights)`: float32 logits `(batch, vocab)`,
             the new state tuple and the alignment `(batch, source_len)`.
         """
-        embedded = self._embed(prev_ids, training=training)
-        input_projection = ops.matmul(
-            embedded, self._cast(self.input_kernel)
-        ) + self._cast(self.bias)
+        kernels = cache["kernels"]
+        embedded = self._embed(prev_ids, training=training, rows_only=True)
+        input_projection = (
+            ops.matmul(embedded, kernels["input"]) + kernels["bias"]
+        )
         new_state, context, weights = self._core(
             input_projection, state, cache
         )
-        logits = self._logits(new_state[0], context, embedded, training)
+        logits = self._logits(
+            new_state[0], context, embedded, training, kernels
+        )
         return logits, new_state, weights
 
     # ----------------------------------------------------------------- call
@@ -437,7 +497,9 @@ class AttentiveDecoder(keras.layers.Layer):
         _check_same_batch(target_ids.shape, memory.shape)
         if memory_mask is not None:
             check_rank("memory_mask", memory_mask.shape, (2,))
-        state, cache = self.prepare(memory, memory_mask, initial_state)
+        state, cache = self._prepare(
+            memory, memory_mask, initial_state, False
+        )
         embedded = self._embed(target_ids, training=training)
         # One matmul for the embedding part of every step's cell input.
         input_projection = ops.matmul(
@@ -447,7 +509,11 @@ class AttentiveDecoder(keras.layers.Layer):
         context0 = ops.zeros((batch, self.context_dim), self.compute_dtype)
         weights0 = ops.zeros(ops.shape(memory)[:2], self.compute_dtype)
         inputs = ops.transpose(input_projection, (1, 0, 2))  # time-major
-        if self.bounded_loop:
+        if self._manual_backprop_applies(training):
+            states, contexts, weights = self._manual_backprop_loop(
+                inputs, state, cache
+            )
+        elif self.bounded_loop:
             states, contexts, weights = self._bounded_loop(
                 inputs, state, cache, context0, weights0
             )
@@ -471,6 +537,47 @@ class AttentiveDecoder(keras.layers.Layer):
                 alignments, upcast_dtype(self.compute_dtype)
             )
         return logits
+
+    def _manual_backprop_applies(self, training):
+        """Whether training runs `gru_attention_sequence` (custom gradient).
+
+        It covers the default configuration: Bahdanau attention with
+        softmax, the `reset_after` GRU, float32 (or float64) compute (mixed
+        policies mix dtypes inside the step), TensorFlow or JAX
+        (PyTorch has no `custom_gradient` in Keras), and the `scan` loop.
+        Outside training the plain loop is used (it keeps no saved tensors).
+        """
+        return bool(
+            training
+            and self.manual_backprop
+            and self.attention_layer is not None
+            and self.probability_fn == "softmax"
+            and self.cell == "gru"
+            and self.reset_after
+            and not self.bounded_loop
+            and self.compute_dtype in ("float32", "float64")
+            and keras.config.backend() in ("tensorflow", "jax")
+        )
+
+    def _manual_backprop_loop(self, inputs, state, cache):
+        kernels = cache["kernels"]
+        score_vector, score_bias = kernels["score"]
+        keys = cache["keys"]
+        if score_bias is not None:
+            # tanh(q + k + b): the bias joins the keys (its gradient is the
+            # keys' gradient summed, by automatic differentiation).
+            keys = keys + score_bias
+        return gru_attention_sequence(
+            inputs,
+            state[0],
+            keys,
+            cache["memory"],
+            ops.cast(cache["memory_mask"], keys.dtype),
+            kernels["state"],
+            kernels["context"],
+            kernels["recurrent_bias"],
+            score_vector,
+        )
 
     def _bounded_loop(self, inputs, state, cache, context0, weights0):
         """The time loop as `while_loop` with `maximum_iterations`.
@@ -560,6 +667,19 @@ class AttentiveDecoder(keras.layers.Layer):
     @classmethod
     def from_config(cls, config):
         return cls(**deserialize_probability_fn(config))
+
+
+def _dense_weights(layer, cast):
+    """`(kernel, bias)` of a `Dense` layer in the compute dtype."""
+    return cast(layer.kernel), cast(layer.bias)
+
+
+def _dense(layer, x, weights=None):
+    """`layer(x)`, or the same product from pre-cast `(kernel, bias)`."""
+    if weights is None:
+        return layer(x)
+    kernel, bias = weights
+    return ops.matmul(x, kernel) + bias
 
 
 def _as_state(initial_state, cell):

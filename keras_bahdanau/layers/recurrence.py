@@ -11,17 +11,20 @@ from keras import ops
 GATES = {"gru": 3, "lstm": 4}
 
 
-def cell_update(layer, inputs, recurrent, state):
+def cell_update(layer, inputs, recurrent, state, kernels):
     """Returns the new state tuple of `layer`'s cell.
 
     Args:
-        layer: the `AttentiveDecoder` (its `cell`, `units`, `reset_after`,
-            `recurrent_kernel` and `recurrent_bias` are read).
+        layer: the `AttentiveDecoder` (its `cell` and `reset_after` are
+            read).
         inputs: `(batch, gates * units)`, input part of the pre-activations.
         recurrent: `(batch, gates * units)` (or `2 * units` for the GRU with
             `reset_after=False`), the product of s_{i-1} and the recurrent
             kernel.
         state: the previous state tuple, `(h,)` or `(h, c)`.
+        kernels: the step weights in the compute dtype
+            (`AttentiveDecoder` step kernels: `recurrent_bias` for the
+            `reset_after` GRU, `candidate` for the paper's GRU).
 
     Returns:
         The new state tuple.
@@ -35,7 +38,7 @@ def cell_update(layer, inputs, recurrent, state):
     x_z, x_r, x_h = ops.split(inputs, 3, axis=-1)
     if layer.reset_after:
         r_z, r_r, r_h = ops.split(
-            recurrent + ops.cast(layer.recurrent_bias, recurrent.dtype), 3, -1
+            recurrent + kernels["recurrent_bias"], 3, -1
         )
         z = ops.sigmoid(x_z + r_z)
         r = ops.sigmoid(x_r + r_r)
@@ -44,8 +47,7 @@ def cell_update(layer, inputs, recurrent, state):
         r_z, r_r = ops.split(recurrent, 2, axis=-1)
         z = ops.sigmoid(x_z + r_z)
         r = ops.sigmoid(x_r + r_r)
-        candidate_kernel = ops.cast(
-            layer.recurrent_kernel[:, 2 * layer.units :], h_prev.dtype
+        candidate = ops.tanh(
+            x_h + ops.matmul(r * h_prev, kernels["candidate"])
         )
-        candidate = ops.tanh(x_h + ops.matmul(r * h_prev, candidate_kernel))
     return (z * h_prev + (1.0 - z) * candidate,)

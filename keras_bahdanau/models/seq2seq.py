@@ -304,9 +304,14 @@ class AttentionSeq2Seq(keras.Model):
             metrics = [MaskedTokenAccuracy(pad_id=self.pad_id)]
         super().compile(optimizer=optimizer, loss=loss, metrics=metrics,
                         **kwargs)
-        # XLA on TensorFlow differentiates bounded loops only.
+        # XLA on TensorFlow differentiates bounded loops only. The decoder's
+        # hand-written loop gradient needs no loop differentiation, so the
+        # (faster) scan stays wherever that gradient applies.
+        self.decoder.bounded_loop = False
         self.decoder.bounded_loop = (
-            self.jit_compile is True and keras.config.backend() == "tensorflow"
+            self.jit_compile is True
+            and keras.config.backend() == "tensorflow"
+            and not self.decoder._manual_backprop_applies(training=True)
         )
 
     def compile_from_config(self, config):

@@ -1,0 +1,205 @@
+"""Teacher-forced GRU + Bahdanau attention loop with a hand-written gradient.
+
+Automatic differentiation of the time loop accumulates the gradient of
+every loop-invariant weight (the fused `[W_a | U]` kernel, the context
+kernel) inside the backward loop: one small `(batch x units)` product and
+one full-size addition per step and weight, and it stores every
+intermediate of every step. Here the backward loop (back-propagation
+through time written out) carries only what flows backwards in time (the
+state gradient) plus the keys and `v_a` gradients, emits the per-step
+pre-activation gradients, and the weight gradients are computed after the
+loop as single large matmuls over all `time * batch` rows. The attention
+`tanh` (`batch x source x units` per step) is recomputed in the backward
+loop instead of being stored.
+
+The forward is the same computation as `AttentiveDecoder._core` for the
+`reset_after` GRU with softmax attention (the tests check it against
+automatic differentiation and finite differences, with padding and
+all-padding rows). Everything is time-major. Measured on the benchmark
+model (2-core CPU, TensorFlow): training steps 1.12x faster at length 20
+and 1.09x at 50 than automatic differentiation of the same loop.
+"""
+
+from keras import ops
+
+from keras_bahdanau.layers.probability import LARGE_NEGATIVE
+
+
+def gru_attention_sequence(
+    inputs, h0, keys, memory, mask, state_kernel, context_kernel,
+    recurrent_bias, score_vector,
+):
+    """Runs the decoder over all steps; differentiable, custom gradient.
+
+    Args:
+        inputs: `(T, B, 3U)`, the embedding part of the GRU input plus bias.
+        h0: `(B, U)` initial state.
+        keys: `(B, S, A)` attention keys `U_a h_j`.
+        memory: `(B, S, M)` annotations, zero at padding.
+        mask: `(B, S)` float, 1 at real positions.
+        state_kernel: `(U, A + 3U)`, `[W_a | U_r]`.
+        context_kernel: `(M, 3U)`.
+        recurrent_bias: `(3U,)`.
+        score_vector: `(A, 1)`, `v_a`.
+
+    Returns:
+        `(states, contexts, weights)`: `(T, B, U)`, `(T, B, M)`, `(T, B, S)`.
+    """
+    return _sequence(
+        inputs, h0, keys, memory, mask, state_kernel, context_kernel,
+        recurrent_bias, score_vector,
+    )
+
+
+def _forward(inputs, h0, keys, memory, mask, state_kernel, context_kernel,
+             recurrent_bias, score_vector):
+    attention_units = keys.shape[-1]
+    real = ops.greater(mask, 0.5)
+    units = ops.shape(h0)[-1]
+
+    def body(carry, x):
+        h = carry[0]
+        projected = ops.matmul(h, state_kernel)
+        query, recurrent = ops.split(projected, [attention_units], axis=-1)
+        squashed = ops.tanh(ops.expand_dims(query, 1) + keys)
+        scores = ops.matmul(squashed, score_vector)[..., 0]
+        scores = ops.where(real, scores, LARGE_NEGATIVE)
+        weights = ops.where(real, ops.softmax(scores, axis=-1), 0.0)
+        context = ops.matmul(ops.expand_dims(weights, 1), memory)[:, 0]
+        gates = x + ops.matmul(context, context_kernel)
+        x_z, x_r, x_h = ops.split(gates, 3, axis=-1)
+        r_z, r_r, r_h = ops.split(recurrent + recurrent_bias, 3, axis=-1)
+        z = ops.sigmoid(x_z + r_z)
+        r = ops.sigmoid(x_r + r_r)
+        candidate = ops.tanh(x_h + r * r_h)
+        new_h = z * h + (1.0 - z) * candidate
+        out = (new_h, context, weights, h, z, r, candidate, r_h, query)
+        return out, out
+
+    # Keras' TensorFlow `scan` needs the per-step outputs to have the
+    # carry's structure, so everything saved for the gradient is carried.
+    # tanh(W_a s + keys), (batch, source, units) per step, is not saved:
+    # stacking it costs more than recomputing it in the backward loop.
+    batch = ops.shape(h0)[0]
+    zeros = ops.zeros((batch, units), h0.dtype)
+    init = (
+        h0,
+        ops.zeros((batch, memory.shape[-1]), h0.dtype),
+        ops.zeros_like(mask),
+        h0,
+        zeros,
+        zeros,
+        zeros,
+        zeros,
+        ops.zeros((batch, attention_units), h0.dtype),
+    )
+    _, outputs = ops.scan(body, init, inputs)
+    return outputs[:3], outputs[3:]
+
+
+def _backward(upstream, saved, contexts, weights, keys, memory,
+              state_kernel, context_kernel, score_vector):
+    d_states, d_contexts, d_weights = upstream
+    h_prev, z, r, candidate, r_h, queries = saved
+    state_t = ops.transpose(state_kernel)
+    context_t = ops.transpose(context_kernel)
+    vector = ops.reshape(score_vector, (1, 1, -1))
+    attention_units = keys.shape[-1]
+
+    # Per step, backwards: GRU gates, then the context (dc), the attention
+    # weights (da, softmax -> de), the tanh layer (d_hidden), and the
+    # fused product of s_{t-1} (d_projected -> dh_prev).
+    per_step = (d_states, d_contexts, d_weights, h_prev, z, r, candidate,
+                r_h, queries, weights)
+
+    def body(carry, t):
+        dh_next, d_keys, d_vector = carry[:3]
+        (dh_out, dc_out, da_out, h, z_t, r_t, n_t, rh_t, q_t, a_t) = (
+            x[t] for x in per_step
+        )
+        dh = dh_out + dh_next
+        dn = dh * (1.0 - z_t)
+        dz = dh * (h - n_t)
+        dpre_n = dn * (1.0 - n_t * n_t)
+        dr = dpre_n * rh_t
+        dpre_z = dz * z_t * (1.0 - z_t)
+        dpre_r = dr * r_t * (1.0 - r_t)
+        d_gates = ops.concatenate([dpre_z, dpre_r, dpre_n], axis=-1)
+        d_rec = ops.concatenate([dpre_z, dpre_r, dpre_n * r_t], axis=-1)
+        dc = dc_out + ops.matmul(d_gates, context_t)
+        da = da_out + ops.matmul(memory, ops.expand_dims(dc, -1))[..., 0]
+        de = a_t * (da - ops.sum(a_t * da, axis=-1, keepdims=True))
+        squashed = ops.tanh(ops.expand_dims(q_t, 1) + keys)
+        d_hidden = ops.expand_dims(de, -1) * vector * (1.0 - squashed**2)
+        d_projected = ops.concatenate(
+            [ops.sum(d_hidden, axis=1), d_rec], axis=-1
+        )
+        dh_prev = dh * z_t + ops.matmul(d_projected, state_t)
+        d_vector = d_vector + ops.matmul(
+            ops.transpose(ops.reshape(squashed, (-1, attention_units))),
+            ops.reshape(de, (-1, 1)),
+        )
+        out = (dh_prev, d_keys + d_hidden, d_vector, d_gates, d_projected,
+               dc)
+        return out, out
+
+    batch = ops.shape(keys)[0]
+    units = ops.shape(h_prev)[-1]
+    dtype = h_prev.dtype
+    init = (
+        ops.zeros((batch, units), dtype),
+        ops.zeros_like(keys),
+        ops.zeros_like(score_vector),
+        ops.zeros((batch, 3 * units), dtype),
+        ops.zeros((batch, attention_units + 3 * units), dtype),
+        ops.zeros_like(d_contexts[0]),
+    )
+    # Scanning over step indices (one `xs`): Keras' TensorFlow `scan` fails
+    # on several `xs` of unknown length. Only the final carry of the keys
+    # and v_a gradients is used: their per-step stacks (Keras' scan returns
+    # them) are never materialised.
+    steps = ops.arange(ops.shape(d_states)[0])
+    final, stacked = ops.scan(body, init, steps, reverse=True)
+    dh0, d_keys, d_vector = final[:3]
+    d_gates, d_projected, d_context = stacked[3:]
+
+    def rows(x):
+        return ops.reshape(x, (-1, x.shape[-1]))
+
+    d_state_kernel = ops.matmul(ops.transpose(rows(h_prev)), rows(d_projected))
+    d_context_kernel = ops.matmul(
+        ops.transpose(rows(contexts)), rows(d_gates)
+    )
+    d_recurrent_bias = ops.sum(rows(d_projected)[:, attention_units:], axis=0)
+    # d memory[b] = sum_t weights[t, b]^T dc[t, b]: one batched product.
+    d_memory = ops.matmul(
+        ops.transpose(weights, (1, 2, 0)), ops.transpose(d_context, (1, 0, 2))
+    )
+    return (d_gates, dh0, d_keys, d_memory, d_state_kernel, d_context_kernel,
+            d_recurrent_bias, d_vector)
+
+
+@ops.custom_gradient
+def _sequence(inputs, h0, keys, memory, mask, state_kernel, context_kernel,
+              recurrent_bias, score_vector):
+    (states, contexts, weights), saved = _forward(
+        inputs, h0, keys, memory, mask, state_kernel, context_kernel,
+        recurrent_bias, score_vector,
+    )
+
+    def grad(*args, upstream=None):
+        if upstream is None:
+            upstream = args[0] if len(args) == 1 else args
+        upstream = tuple(
+            ops.zeros_like(ref) if u is None else u
+            for u, ref in zip(upstream, (states, contexts, weights))
+        )
+        grads = _backward(
+            upstream, saved, contexts, weights, keys, memory, state_kernel,
+            context_kernel, score_vector,
+        )
+        d_inputs, dh0, d_keys, d_memory, d_sk, d_ck, d_rb, d_v = grads
+        return (d_inputs, dh0, d_keys, d_memory, ops.zeros_like(mask), d_sk,
+                d_ck, d_rb, d_v)
+
+    return (states, contexts, weights), grad
