@@ -395,7 +395,9 @@ class AttentiveDecoder(keras.layers.Layer):
         else:
             kernels["state"] = recurrent
         if for_step:
-            kernels["input"] = self._cast(self.input_kernel)
+            kernels["input_context"] = ops.concatenate(
+                [self._cast(self.input_kernel), kernels["context"]], axis=0
+            )
             kernels["bias"] = self._cast(self.bias)
             kernels["output"] = _dense_weights(self.output_layer, self._cast)
             if self.maxout_layer is not None:
@@ -414,8 +416,13 @@ class AttentiveDecoder(keras.layers.Layer):
             embedded = self.embedding(ids)
         return self.embedding_dropout(embedded, training=training)
 
-    def _core(self, input_projection, state, cache):
-        """s_{i-1} -> (s_i, c_i, alpha_i), given E y_{i-1} projected."""
+    def _core(self, input_projection, state, cache, embedded=None):
+        """s_{i-1} -> (s_i, c_i, alpha_i), given E y_{i-1} projected.
+
+        With `embedded` (one decoding step) instead of `input_projection`
+        (teacher forcing projects all steps before the loop), the cell input
+        [E y_{i-1}; c_i] takes one matmul with the stacked input kernels.
+        """
         h_prev = state[0]
         kernels = cache["kernels"]
         projected = ops.matmul(h_prev, kernels["state"])
@@ -438,7 +445,13 @@ class AttentiveDecoder(keras.layers.Layer):
             weights = ops.zeros(
                 ops.shape(cache["memory_mask"]), dtype=self.compute_dtype
             )
-        inputs = input_projection + ops.matmul(context, kernels["context"])
+        if embedded is None:
+            inputs = input_projection + ops.matmul(context, kernels["context"])
+        else:
+            inputs = ops.matmul(
+                ops.concatenate([embedded, context], axis=-1),
+                kernels["input_context"],
+            ) + kernels["bias"]
         new_state = cell_update(self, inputs, recurrent, state, kernels)
         return new_state, context, weights
 
@@ -471,11 +484,8 @@ class AttentiveDecoder(keras.layers.Layer):
         """
         kernels = cache["kernels"]
         embedded = self._embed(prev_ids, training=training, rows_only=True)
-        input_projection = (
-            ops.matmul(embedded, kernels["input"]) + kernels["bias"]
-        )
         new_state, context, weights = self._core(
-            input_projection, state, cache
+            None, state, cache, embedded=embedded
         )
         logits = self._logits(
             new_state[0], context, embedded, training, kernels
