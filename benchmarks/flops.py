@@ -226,7 +226,7 @@ def _time_batch(fn: Callable[[], object], inner: int) -> float:
 OPENBLAS_SETTLE_S = 0.3
 
 
-def _graph_loop(a, b) -> Callable[[], object]:
+def _graph_loop(a, b, reps: int) -> Callable[[], object]:
     """A call running ``reps`` products ``(a + i) @ b`` inside one graph.
 
     Timing single eager-launched products measures launch overhead and the
@@ -239,7 +239,6 @@ def _graph_loop(a, b) -> Callable[[], object]:
     import tensorflow as tf
 
     m, n = a.shape[0], b.shape[1]
-    reps = max(1, int(5e8 / mm(m, a.shape[1], n)))
 
     @tf.function(autograph=False)
     def loop():
@@ -308,9 +307,8 @@ def measure_matmul_rate(
         for dtype in dtypes:
             ta = tf.constant(a, dtype=dtype)
             tb = tf.constant(b, dtype=dtype)
-            cases.append(
-                ("tensorflow", dtype.name, m, k, n, reps, _graph_loop(ta, tb))
-            )
+            run = _graph_loop(ta, tb, reps)
+            cases.append(("tensorflow", dtype.name, m, k, n, reps, run))
 
     inners = [_calibrate(case[-1], min_s) for case in cases]
     samples: list[list[float]] = [[] for _ in cases]
