@@ -73,20 +73,20 @@ def _forward(inputs, h0, keys, memory, mask, state_kernel, context_kernel,
         r = ops.sigmoid(x_r + r_r)
         candidate = ops.tanh(x_h + r * r_h)
         new_h = z * h + (1.0 - z) * candidate
-        out = (new_h, context, weights, h, z, r, candidate, r_h, query)
+        out = (new_h, context, weights, z, r, candidate, r_h, query)
         return out, out
 
     # Keras' TensorFlow `scan` needs the per-step outputs to have the
     # carry's structure, so everything saved for the gradient is carried.
-    # tanh(W_a s + keys), (batch, source, units) per step, is not saved:
-    # stacking it costs more than recomputing it in the backward loop.
+    # Not saved: s_{t-1} (the states shifted by one step) and
+    # tanh(W_a s + keys), (batch, source, units) per step: stacking it costs
+    # more than recomputing it in the backward loop.
     batch = ops.shape(h0)[0]
     zeros = ops.zeros((batch, units), h0.dtype)
     init = (
         h0,
         ops.zeros((batch, memory.shape[-1]), h0.dtype),
         ops.zeros_like(mask),
-        h0,
         zeros,
         zeros,
         zeros,
@@ -182,7 +182,7 @@ def _backward(upstream, saved, contexts, weights, keys, memory,
 @ops.custom_gradient
 def _sequence(inputs, h0, keys, memory, mask, state_kernel, context_kernel,
               recurrent_bias, score_vector):
-    (states, contexts, weights), saved = _forward(
+    (states, contexts, weights), gates = _forward(
         inputs, h0, keys, memory, mask, state_kernel, context_kernel,
         recurrent_bias, score_vector,
     )
@@ -194,9 +194,10 @@ def _sequence(inputs, h0, keys, memory, mask, state_kernel, context_kernel,
             ops.zeros_like(ref) if u is None else u
             for u, ref in zip(upstream, (states, contexts, weights))
         )
+        h_prev = ops.concatenate([ops.expand_dims(h0, 0), states[:-1]], 0)
         grads = _backward(
-            upstream, saved, contexts, weights, keys, memory, state_kernel,
-            context_kernel, score_vector,
+            upstream, (h_prev,) + gates, contexts, weights, keys, memory,
+            state_kernel, context_kernel, score_vector,
         )
         d_inputs, dh0, d_keys, d_memory, d_sk, d_ck, d_rb, d_v = grads
         return (d_inputs, dh0, d_keys, d_memory, ops.zeros_like(mask), d_sk,
