@@ -53,7 +53,7 @@ def build(args, policy: str) -> kb.AttentionSeq2Seq:
     )
     length = args.max_length + 1
     model.build(((None, length), (None, length)))
-    model.compile(optimizer=keras.optimizers.Adam(args.learning_rate))
+    model.compile(optimizer=kb.optimizers.Adam(args.learning_rate))
     keras.config.set_dtype_policy("float32")
     return model
 

@@ -1,5 +1,6 @@
 """keras_bahdanau: Bahdanau (additive) attention and seq2seq for Keras 3."""
 
+from keras_bahdanau import optimizers
 from keras_bahdanau.data import as_pairs
 from keras_bahdanau.data import date_text_pairs
 from keras_bahdanau.data import default_pairs_path
@@ -41,6 +42,7 @@ __all__ = [
     "default_pairs_path",
     "load_default_pairs",
     "load_pairs",
+    "optimizers",
     "reversal_task",
     "reversal_text_pairs",
     "run_search",

@@ -20,6 +20,7 @@ CORE_TESTS = [
     "tests/test_decoding.py",
     "tests/test_encoder.py",
     "tests/test_model.py",
+    "tests/test_optimizers.py",
 ]
 
 

@@ -14,6 +14,7 @@ from keras_bahdanau.layers.probability import serialize_probability_fn
 from keras_bahdanau.layers.validation import check_positive_int
 from keras_bahdanau.models.losses import MaskedSparseCategoricalCrossentropy
 from keras_bahdanau.models.losses import MaskedTokenAccuracy
+from keras_bahdanau.optimizers import Adam
 
 
 @keras.saving.register_keras_serializable(package="keras_bahdanau")
@@ -290,7 +291,9 @@ class AttentionSeq2Seq(keras.Model):
         """Compiles with the padding-masked loss and token accuracy.
 
         Args:
-            optimizer: any Keras optimizer (default Adam).
+            optimizer: any Keras optimizer. The default, and the string
+                `"adam"`, give `keras_bahdanau.optimizers.Adam()`: Keras'
+                Adam with TensorFlow's one-pass update kernel.
             loss: default `MaskedSparseCategoricalCrossentropy(pad_id)`.
             metrics: default `[MaskedTokenAccuracy(pad_id)]`.
             **kwargs: other `keras.Model.compile` arguments
@@ -298,6 +301,8 @@ class AttentionSeq2Seq(keras.Model):
                 `jit_compile=True` on TensorFlow the decoder switches to its
                 bounded time loop (XLA needs it for gradients).
         """
+        if isinstance(optimizer, str) and optimizer.lower() == "adam":
+            optimizer = Adam()
         if loss is None:
             loss = MaskedSparseCategoricalCrossentropy(pad_id=self.pad_id)
         if metrics is None:

@@ -9,6 +9,7 @@ import numpy as np
 from keras_bahdanau.data.datasets import make_dataset
 from keras_bahdanau.layers.validation import check_type
 from keras_bahdanau.models import build_model
+from keras_bahdanau.optimizers import Adam
 from keras_bahdanau.text import TextTokenizer
 from keras_bahdanau.translator import Translator
 from keras_bahdanau.tuning.space import declare
@@ -221,8 +222,8 @@ class TranslatorHyperModel(keras_tuner.HyperModel):
 
         Returns:
             A built `AttentionSeq2Seq` compiled with
-            `keras.optimizers.Adam(learning_rate)` and the masked loss and
-            accuracy.
+            `keras_bahdanau.optimizers.Adam(learning_rate)` and the masked
+            loss and accuracy.
         """
         values = {
             name: declare(hp, name, spec)
@@ -239,7 +240,7 @@ class TranslatorHyperModel(keras_tuner.HyperModel):
         source = np.array([[TextTokenizer.END_ID, 0]], "int32")
         target = np.array([[TextTokenizer.START_ID]], "int32")
         model((source, target))
-        model.compile(optimizer=keras.optimizers.Adam(learning_rate))
+        model.compile(optimizer=Adam(learning_rate))
         # Also the optimizer's: checkpoints hold its state too.
         model.optimizer.build(model.trainable_variables)
         return model
