@@ -165,3 +165,105 @@ def test_mixed_precision(policy):
     checks.assert_finite(memory)
     assert np.all(checks.to_numpy(keras.ops.cast(memory, "float32"))[
         IDS == 0] == 0)
+
+
+# ------------------------------------ hand-written bidirectional GRU loop
+# Padding at the end, in the middle (a masked step keeps the state in both
+# directions) and a row with no real token.
+MIXED_IDS = np.array(
+    [[3, 4, 5, 6, 7, 8], [9, 0, 11, 12, 0, 0], [0, 0, 0, 0, 0, 0],
+     [13, 14, 0, 0, 0, 0]], "int32"
+)
+
+
+def _fused_and_keras(encoder, function):
+    results = []
+    for fused in (True, False):
+        encoder.fused_rnn = fused
+        assert encoder._fused_rnn_applies(training=True) == fused
+        results.append(function())
+    encoder.fused_rnn = True
+    return results
+
+
+def _training_call(call, ids=MIXED_IDS):
+    return call(ids, training=True)
+
+
+def test_fused_rnn_equals_keras_layer():
+    encoder = built_encoder(MIXED_IDS)
+    fused, keras_layer = _fused_and_keras(
+        encoder, lambda: checks.to_numpy(_training_call(encoder))
+    )
+    np.testing.assert_allclose(fused, keras_layer, atol=1e-6, rtol=0)
+    assert np.all(fused[MIXED_IDS == 0] == 0)
+    assert np.abs(fused[MIXED_IDS != 0]).min(axis=-1).max() > 0
+    # And the reference of the paper's formulas.
+    expected, _ = reference.encoder(encoder, MIXED_IDS)
+    np.testing.assert_allclose(fused, expected, atol=1e-5, rtol=0)
+
+
+def test_fused_rnn_gradient_equals_automatic_differentiation():
+    encoder = built_encoder(MIXED_IDS)
+
+    def value_and_gradient():
+        function, theta = checks.flat_weights_function(
+            encoder, _training_call
+        )
+        theta = keras.ops.convert_to_tensor(theta.astype("float32"))
+        return checks.to_numpy(function(theta)), checks.gradient(
+            function, theta
+        )
+
+    (value, gradient), (value_auto, gradient_auto) = _fused_and_keras(
+        encoder, value_and_gradient
+    )
+    np.testing.assert_allclose(value, value_auto, rtol=1e-5)
+    scale = np.abs(gradient_auto).max()
+    np.testing.assert_allclose(gradient, gradient_auto, atol=1e-5 * scale)
+    # Embedding rows of ids absent from the batch get no gradient.
+    table = gradient[: VOCAB * EMB].reshape(VOCAB, EMB)
+    unused = np.setdiff1d(np.arange(VOCAB), MIXED_IDS)
+    assert np.all(table[unused] == 0)
+    assert np.abs(table[np.unique(MIXED_IDS[MIXED_IDS > 0])]).min() > 0
+
+
+def test_fused_rnn_matches_finite_differences():
+    dtype = checks.gradient_dtype()
+    encoder = kb.BidirectionalEncoder(VOCAB, EMB, UNITS, dtype=dtype)
+    encoder(MIXED_IDS)
+    assert encoder._fused_rnn_applies(training=True) == (dtype in (
+        "float32", "float64"))
+    function, theta = checks.flat_weights_function(encoder, _training_call)
+    checks.assert_gradient_matches_finite_differences(
+        function, theta, num_checks=30
+    )
+
+
+def test_fused_rnn_only_where_it_applies():
+    encoder = kb.BidirectionalEncoder(VOCAB, EMB, UNITS)
+    on_backend = keras.config.backend() in ("tensorflow", "jax")
+    assert encoder._fused_rnn_applies(training=True) == on_backend
+    assert not encoder._fused_rnn_applies(training=False)
+    for kwargs in [dict(cell="lstm"), dict(dtype="mixed_bfloat16"),
+                   dict(dtype="mixed_float16")]:
+        encoder = kb.BidirectionalEncoder(VOCAB, EMB, UNITS, **kwargs)
+        assert not encoder._fused_rnn_applies(training=True), kwargs
+
+
+def test_fused_rnn_trains_with_unknown_lengths():
+    # Functional model with (None, None) ids: unknown traced lengths on
+    # TensorFlow, and two different lengths.
+    ids_in = keras.Input((None,), dtype="int32")
+    encoder = kb.BidirectionalEncoder(VOCAB, EMB, UNITS)
+    model = keras.Model(ids_in, keras.layers.Dense(1)(encoder(ids_in)))
+    model.compile(optimizer="adam", loss="mse")
+    rng = np.random.RandomState(0)
+    before = [checks.to_numpy(w) for w in encoder.weights]
+    for length in (3, 7):
+        ids = rng.randint(0, VOCAB, size=(4, length)).astype("int32")
+        target = rng.normal(size=(4, length, 1)).astype("float32")
+        history = model.fit(ids, target, epochs=2, verbose=0)
+        assert np.all(np.isfinite(history.history["loss"]))
+    after = [checks.to_numpy(w) for w in encoder.weights]
+    assert all(not np.allclose(a, b) for a, b in zip(before, after))
