@@ -158,7 +158,10 @@ def command_for(impl: str, cfg: Config, args: argparse.Namespace) -> list[str]:
         str(cfg.warmup),
     ]
     if impl == "tfa":
-        return [str(args.tfa_python), str(args.tfa_script), *common]
+        extra = []
+        if cfg.task == "train":
+            extra = ["--optimizer", args.tfa_optimizer]
+        return [str(args.tfa_python), str(args.tfa_script), *common, *extra]
     return [
         args.ours_python,
         str(args.ours_script),
@@ -333,6 +336,8 @@ def summarize(
         "dtype_ours": args.dtype,
         "dtype_tfa": "float32",
     }
+    if cfg.task == "train":
+        summary["optimizer_tfa"] = args.tfa_optimizer
     f32 = flop_bound(cfg.task, cfg.length, cfg.batch, rates.get("float32"))
     summary["flops"] = f32["flops"]
     summary["lower_bound_s"] = f32["lower_bound_s"]
@@ -432,6 +437,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--tfa-python", default=str(DEFAULT_TFA_PYTHON))
     parser.add_argument("--ours-python", default="python3")
     parser.add_argument("--tfa-script", default=str(TFA_SCRIPT))
+    parser.add_argument(
+        "--tfa-optimizer",
+        choices=("adam", "legacy_adam"),
+        default="adam",
+        help="the tfa side's training optimizer (tfa_baseline.py "
+        "--optimizer): Keras 2.15's default Adam, or the legacy fused one",
+    )
     parser.add_argument("--ours-script", default=str(OURS_SCRIPT))
     parser.add_argument(
         "--gflops",

@@ -331,8 +331,12 @@ def run(args: argparse.Namespace) -> dict:
         )
         # Eager forward pass creates every variable before tracing.
         train_forward(model, source, target_in)
-        optimizer = tf.keras.optimizers.Adam(learning_rate=1e-4)
-        optimizer.build(model.trainable_variables)
+        if args.optimizer == "legacy_adam":
+            # Creates its slots on the first (untimed) call.
+            optimizer = tf.keras.optimizers.legacy.Adam(learning_rate=1e-4)
+        else:
+            optimizer = tf.keras.optimizers.Adam(learning_rate=1e-4)
+            optimizer.build(model.trainable_variables)
         LOG.info(
             "trainable variables: %d (%d parameters)",
             len(model.trainable_variables),
@@ -407,6 +411,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="only float32 is supported by the baseline",
     )
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--optimizer",
+        choices=("adam", "legacy_adam"),
+        default="adam",
+        help="train: tf.keras.optimizers.Adam (Keras 2.15's default: "
+        "element-wise ops, no XLA on CPU) or tf.keras.optimizers.legacy."
+        "Adam (the fused ResourceApplyAdam kernel)",
+    )
     return parser.parse_args(argv)
 
 

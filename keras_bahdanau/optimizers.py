@@ -5,7 +5,7 @@ without XLA every variable takes about a dozen separate element-wise passes
 per step (subtract, multiply, assign-add, square, sqrt, divide...). For the
 benchmark model (11.6M weights) that is 19 ms of a 230 ms training step on a
 2-core CPU; TensorFlow's fused `ResourceApplyAdam` kernel does the same
-update in one pass, in 6.6 ms (`benchmarks/optimizer.py`).
+update in one pass, in 6.8 ms (`benchmarks/optimizer.py`).
 
 This subclass runs that kernel where it computes exactly Keras' update
 (TensorFlow backend, `amsgrad=False`) and defers to `keras.optimizers.Adam`
@@ -17,10 +17,13 @@ embedding gradients arrive as `tf.IndexedSlices` with one slice per
 occurrence of an id, and Keras' `update_step` squares the slices before
 summing them (`square` acts on the slices), so the second moment of a
 token that occurs k times in a batch gets the sum of k squared pieces
-instead of the square of their sum. Here the slices are summed first, as
-on JAX and in Keras 2. Learning-rate schedules, gradient clipping, weight
-decay, EMA, gradient accumulation and loss scaling are all done by the
-Keras base class around `update_step`, so they behave as with Keras' Adam.
+instead of the square of their sum (Keras 2.15's default Adam does the
+same). Here the slices are summed first, as on JAX (dense gradients) and in
+TensorFlow's and Keras 2's legacy optimizers.
+
+Learning-rate schedules, gradient clipping, weight decay, EMA, gradient
+accumulation and loss scaling are all done by the Keras base class around
+`update_step`, so they behave as with Keras' Adam.
 """
 
 import keras
