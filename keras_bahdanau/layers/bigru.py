@@ -27,6 +27,9 @@ layer (its forward is 0.2-0.7 ms faster: it saves no gate values).
 
 from keras import ops
 
+from keras_bahdanau.layers.recurrence import gru_gates
+from keras_bahdanau.layers.recurrence import gru_gates_backward
+
 
 def bidirectional_gru(embedded, mask, forward_cell, backward_cell):
     """Runs a masked bidirectional GRU; differentiable, custom gradient.
@@ -81,12 +84,9 @@ def _forward(steps, real, recurrent_kernel, recurrent_bias):
 
     def body(carry, t):
         h = carry[0]
-        recurrent = ops.matmul(h, recurrent_kernel) + recurrent_bias
-        x_z, x_r, x_h = ops.split(steps[t], 3, axis=-1)
-        r_z, r_r, r_h = ops.split(recurrent, 3, axis=-1)
-        z = ops.sigmoid(x_z + r_z)
-        r = ops.sigmoid(x_r + r_r)
-        candidate = ops.tanh(x_h + r * r_h)
+        z, r, candidate, r_h = gru_gates(
+            steps[t], ops.matmul(h, recurrent_kernel) + recurrent_bias
+        )
         gru = z * h + (1.0 - z) * candidate
         new_h = ops.where(real[t] > 0.5, gru, h)
         out = (new_h, z, r, candidate, r_h)
@@ -112,13 +112,8 @@ def _backward(d_states, saved, real, recurrent_kernel):
         dh_out, h, z_t, r_t, n_t, rh_t, m_t = (x[t] for x in per_step)
         dh = dh_out + dh_next
         d_gru = dh * m_t  # a masked step passes the state through
-        dz = d_gru * (h - n_t)
-        dpre_n = d_gru * (1.0 - z_t) * (1.0 - n_t * n_t)
-        dpre_z = dz * z_t * (1.0 - z_t)
-        dpre_r = dpre_n * rh_t * r_t * (1.0 - r_t)
-        d_inputs = ops.concatenate([dpre_z, dpre_r, dpre_n], axis=-1)
-        d_recurrent = ops.concatenate(
-            [dpre_z, dpre_r, dpre_n * r_t], axis=-1
+        d_inputs, d_recurrent = gru_gates_backward(
+            d_gru, h, z_t, r_t, n_t, rh_t
         )
         dh_prev = (
             dh * (1.0 - m_t)

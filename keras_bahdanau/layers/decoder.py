@@ -11,6 +11,7 @@ from keras_bahdanau.layers.probability import serialize_probability_fn
 from keras_bahdanau.layers.probability import upcast_dtype
 from keras_bahdanau.layers.recurrence import GATES
 from keras_bahdanau.layers.recurrence import cell_update
+from keras_bahdanau.layers.recurrence import hand_written_gradient_supported
 from keras_bahdanau.layers.teacher_forcing import gru_attention_sequence
 from keras_bahdanau.layers.validation import check_choice
 from keras_bahdanau.layers.validation import check_positive_int
@@ -551,22 +552,31 @@ class AttentiveDecoder(keras.layers.Layer):
     def _manual_backprop_applies(self, training):
         """Whether training runs `gru_attention_sequence` (custom gradient).
 
-        It covers the default configuration: Bahdanau attention with
-        softmax, the `reset_after` GRU, float32 (or float64) compute (mixed
-        policies mix dtypes inside the step), TensorFlow or JAX
-        (PyTorch has no `custom_gradient` in Keras), and the `scan` loop.
-        Outside training the plain loop is used (it keeps no saved tensors).
+        In training, with the `scan` loop, where the configuration is
+        supported (`_manual_backprop_supported`). Outside training the plain
+        loop is used (it keeps no saved tensors).
         """
         return bool(
             training
-            and self.manual_backprop
+            and not self.bounded_loop
+            and self._manual_backprop_supported()
+        )
+
+    def _manual_backprop_supported(self):
+        """Whether the hand-written loop gradient covers this decoder.
+
+        It covers the default configuration: Bahdanau attention with
+        softmax, the `reset_after` GRU, float32 or float64 compute on
+        TensorFlow or JAX (`hand_written_gradient_supported`), unless
+        `manual_backprop` is off.
+        """
+        return bool(
+            self.manual_backprop
             and self.attention_layer is not None
             and self.probability_fn == "softmax"
             and self.cell == "gru"
             and self.reset_after
-            and not self.bounded_loop
-            and self.compute_dtype in ("float32", "float64")
-            and keras.config.backend() in ("tensorflow", "jax")
+            and hand_written_gradient_supported(self.compute_dtype)
         )
 
     def _manual_backprop_loop(self, inputs, state, cache):

@@ -4,6 +4,7 @@ import keras
 from keras import ops
 
 from keras_bahdanau.layers.bigru import bidirectional_gru
+from keras_bahdanau.layers.recurrence import hand_written_gradient_supported
 from keras_bahdanau.layers.validation import check_choice
 from keras_bahdanau.layers.validation import check_positive_int
 from keras_bahdanau.layers.validation import check_rank
@@ -129,16 +130,15 @@ class BidirectionalEncoder(keras.layers.Layer):
         """Whether `call` runs `bidirectional_gru` instead of the layer.
 
         Training only (the Keras layer's forward, which saves no gate
-        values, is faster). The hand-written gradient needs
-        `keras.ops.custom_gradient` (TensorFlow, JAX); mixed policies keep
-        Keras' layer, whose matmuls and gates run in the compute dtype.
+        values, is faster), for the GRU, where
+        `hand_written_gradient_supported` (mixed policies and PyTorch keep
+        Keras' layer).
         """
         return bool(
             training
             and self.fused_rnn
             and self.cell == "gru"
-            and self.compute_dtype in ("float32", "float64")
-            and keras.config.backend() in ("tensorflow", "jax")
+            and hand_written_gradient_supported(self.compute_dtype)
         )
 
     def compute_mask(self, token_ids, previous_mask=None):

@@ -1,10 +1,13 @@
-"""The decoder's recurrent state updates (GRU and LSTM), `keras.ops` only.
+"""Recurrent state updates (GRU and LSTM), `keras.ops` only.
 
 The input projection `inputs` already holds W [E y_{i-1}; c_i] + b, and
 `recurrent` holds the state product U s_{i-1} computed in the fused matmul.
-Gate order follows Keras: GRU (z, r, h), LSTM (i, f, c, o).
+Gate order follows Keras: GRU (z, r, h), LSTM (i, f, c, o). The GRU gate
+functions are shared by the decoder step and by the loops with
+hand-written gradients (`teacher_forcing.py`, `bigru.py`).
 """
 
+import keras
 from keras import ops
 
 # Gate blocks per cell: the width of the kernels is GATES[cell] * units.
@@ -34,16 +37,13 @@ def cell_update(layer, inputs, recurrent, state, kernels):
         i, f, g, o = ops.split(inputs + recurrent, 4, axis=-1)
         c = ops.sigmoid(f) * state[1] + ops.sigmoid(i) * ops.tanh(g)
         return (ops.sigmoid(o) * ops.tanh(c), c)
-    # ops.split rather than slices: one concat in the gradient.
-    x_z, x_r, x_h = ops.split(inputs, 3, axis=-1)
     if layer.reset_after:
-        r_z, r_r, r_h = ops.split(
-            recurrent + kernels["recurrent_bias"], 3, -1
+        z, _, candidate, _ = gru_gates(
+            inputs, recurrent + kernels["recurrent_bias"]
         )
-        z = ops.sigmoid(x_z + r_z)
-        r = ops.sigmoid(x_r + r_r)
-        candidate = ops.tanh(x_h + r * r_h)
     else:
+        # ops.split rather than slices: one concat in the gradient.
+        x_z, x_r, x_h = ops.split(inputs, 3, axis=-1)
         r_z, r_r = ops.split(recurrent, 2, axis=-1)
         z = ops.sigmoid(x_z + r_z)
         r = ops.sigmoid(x_r + r_r)
@@ -51,3 +51,57 @@ def cell_update(layer, inputs, recurrent, state, kernels):
             x_h + ops.matmul(r * h_prev, kernels["candidate"])
         )
     return (z * h_prev + (1.0 - z) * candidate,)
+
+
+def gru_gates(inputs, recurrent):
+    """The gates of Keras' `reset_after` GRU.
+
+    Args:
+        inputs: `(..., 3 * units)`, input part of the pre-activations.
+        recurrent: `(..., 3 * units)`, U s_{i-1} plus the recurrent bias.
+
+    Returns:
+        `(z, r, candidate, r_h)`; the new state is
+        `z * h_prev + (1 - z) * candidate`.
+    """
+    # ops.split rather than slices: one concat in the gradient.
+    x_z, x_r, x_h = ops.split(inputs, 3, axis=-1)
+    r_z, r_r, r_h = ops.split(recurrent, 3, axis=-1)
+    z = ops.sigmoid(x_z + r_z)
+    r = ops.sigmoid(x_r + r_r)
+    candidate = ops.tanh(x_h + r * r_h)
+    return z, r, candidate, r_h
+
+
+def gru_gates_backward(d_new, h_prev, z, r, candidate, r_h):
+    """Back-propagates `gru_gates` and the state update through the gates.
+
+    Args:
+        d_new: `(..., units)`, the gradient of the new state.
+        h_prev: the previous state.
+        z, r, candidate, r_h: the values `gru_gates` returned.
+
+    Returns:
+        `(d_inputs, d_recurrent)`, both `(..., 3 * units)`: the gradients of
+        the two pre-activation arguments of `gru_gates`. The direct path to
+        the previous state, `d_new * z`, is the caller's.
+    """
+    dz = d_new * (h_prev - candidate)
+    dpre_n = d_new * (1.0 - z) * (1.0 - candidate * candidate)
+    dpre_z = dz * z * (1.0 - z)
+    dpre_r = dpre_n * r_h * r * (1.0 - r)
+    d_inputs = ops.concatenate([dpre_z, dpre_r, dpre_n], axis=-1)
+    d_recurrent = ops.concatenate([dpre_z, dpre_r, dpre_n * r], axis=-1)
+    return d_inputs, d_recurrent
+
+
+def hand_written_gradient_supported(compute_dtype) -> bool:
+    """Whether the loops with hand-written gradients can run here.
+
+    They need `keras.ops.custom_gradient` (TensorFlow, JAX; not PyTorch)
+    and one float dtype throughout (float32 or float64): mixed policies mix
+    dtypes inside a step and keep automatic differentiation.
+    """
+    return compute_dtype in ("float32", "float64") and (
+        keras.config.backend() in ("tensorflow", "jax")
+    )

@@ -311,12 +311,11 @@ class AttentionSeq2Seq(keras.Model):
                         **kwargs)
         # XLA on TensorFlow differentiates bounded loops only. The decoder's
         # hand-written loop gradient needs no loop differentiation, so the
-        # (faster) scan stays wherever that gradient applies.
-        self.decoder.bounded_loop = False
+        # (faster) scan stays wherever that gradient is supported.
         self.decoder.bounded_loop = (
             self.jit_compile is True
             and keras.config.backend() == "tensorflow"
-            and not self.decoder._manual_backprop_applies(training=True)
+            and not self.decoder._manual_backprop_supported()
         )
 
     def compile_from_config(self, config):
