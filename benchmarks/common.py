@@ -66,8 +66,9 @@ def train_step_function(model, jit_compile: bool = False):
     """A `tf.function` doing forward, masked loss, gradients and Adam.
 
     The optimizer is the package default, `keras_bahdanau.optimizers.Adam`
-    (TensorFlow's fused Adam kernel, as the tfa baseline's Keras 2 Adam
-    uses), for every model measured here.
+    (TensorFlow's fused Adam kernel), for every model measured here. The
+    tfa baseline uses Keras 2.15's default Adam, or with `--optimizer
+    legacy_adam` the same fused kernel.
     """
     loss_fn = kb.MaskedSparseCategoricalCrossentropy()
     optimizer = kb.optimizers.Adam(1e-3)
