@@ -266,6 +266,8 @@ def cmd_translate(args) -> int:
         kwargs["beam_size"] = args.beam_size
     if args.strategy == "sampling" and args.seed is not None:
         kwargs["seed"] = args.seed
+    if args.no_repeat_ngram_size is not None:
+        kwargs["no_repeat_ngram_size"] = args.no_repeat_ngram_size
     for line in translator.translate(texts, strategy=args.strategy, **kwargs):
         print(line)
     return 0
@@ -374,6 +376,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     translate.add_argument("--beam-size", type=_positive(int), default=4)
     translate.add_argument("--seed", type=int, default=None)
+    translate.add_argument(
+        "--no-repeat-ngram-size", type=_positive(int), default=None,
+        help="never repeat an n-gram of this size in one output",
+    )
     translate.add_argument("text", nargs="*")
     translate.set_defaults(func=cmd_translate)
 

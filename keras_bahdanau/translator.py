@@ -401,7 +401,7 @@ class Translator:
                 default `max_target_length + 1`.
             **generate_kwargs: other `AttentionSeq2Seq.generate` settings
                 (`beam_size`, `length_penalty`, `temperature`, `top_k`,
-                `top_p`, `seed`, ...).
+                `top_p`, `seed`, `no_repeat_ngram_size`, ...).
 
         Returns:
             One translation per text, in order.

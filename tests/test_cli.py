@@ -66,7 +66,7 @@ def test_translate_arguments_and_stdin(model_dir):
     assert len(lines) == 3 and lines[2] == ""
     result = _run(
         "translate", "--model", out, "--strategy", "beam", "--beam-size",
-        "2", stdin="1 2 3\n\n4 5\n",
+        "2", "--no-repeat-ngram-size", "2", stdin="1 2 3\n\n4 5\n",
     )
     assert result.returncode == 0, result.stderr[-3000:]
     lines = result.stdout.split("\n")
@@ -177,4 +177,7 @@ def test_error_unknown_preset(capsys, tmp_path):
 def test_error_bad_arguments(capsys):
     line = _error(capsys, ["train", "--epochs", "-1"])
     assert "--epochs" in line or "positive" in line
+    line = _error(capsys, ["translate", "--model", "m",
+                           "--no-repeat-ngram-size", "0"])
+    assert "--no-repeat-ngram-size" in line or "positive" in line
     assert "usage" not in _error(capsys, ["frobnicate"])

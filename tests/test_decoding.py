@@ -722,3 +722,112 @@ def test_greedy_breaks_ties_to_the_lowest_id():
     assert np.all(out["tokens"] == 4)
     log_z = np.log(np.exp(bias.astype("float64")).sum())
     np.testing.assert_allclose(out["scores"], 3 * (3.0 - log_z), atol=1e-4)
+
+
+# ------------------------------------------------ no_repeat_ngram_size
+def blocked_reference(tokens, step: int, size: int, vocab: int):
+    """Naive bool `(rows, vocab)`: tokens that would repeat an n-gram."""
+    blocked = np.zeros((len(tokens), vocab), bool)
+    for b, row in enumerate(np.asarray(tokens)):
+        seen = [tuple(row[i : i + size]) for i in range(step - size + 1)]
+        tail = tuple(row[step - size + 1 : step]) if size > 1 else ()
+        for gram in seen:
+            if step >= size - 1 and gram[:-1] == tail:
+                blocked[b, gram[-1]] = True
+    blocked[:, END] = False
+    return blocked
+
+
+def repeated_ngram(row, size: int) -> bool:
+    """Whether the emitted part of `row` holds an n-gram twice."""
+    row = list(row[: emitted_length(row)])
+    grams = [tuple(row[i : i + size]) for i in range(len(row) - size + 1)]
+    return len(grams) != len(set(grams))
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 4])
+def test_ngram_blocking_matches_naive_reference(size):
+    rng = np.random.default_rng(size)
+    vocab = 5
+    for _ in range(25):
+        length = int(rng.integers(1, 10))
+        tokens = rng.integers(0, vocab, size=(3, length))
+        step = int(rng.integers(0, length + 1))
+        logits = rng.normal(size=(3, vocab)).astype("float32")
+        out = ops.convert_to_numpy(
+            decoding.ban_repeated_ngrams(logits, tokens, step, size, END)
+        )
+        expected = blocked_reference(tokens, step, size, vocab)
+        np.testing.assert_array_equal(out <= LARGE_NEGATIVE, expected)
+        np.testing.assert_array_equal(out[~expected], logits[~expected])
+
+
+@pytest.mark.parametrize(
+    "size, text",
+    # Always "a" without blocking. Size 1: each word once, then end_id,
+    # although end_id has only the floor probability. Size 2: "aa", "ab",
+    # "ba", "ac", "ca", then a, b and c would all repeat a bigram after "a".
+    [(None, "aaaaaaaaaa"), (1, "abc$"), (2, "aabaca$")],
+)
+def test_greedy_blocks_repeated_ngrams_by_hand(size, text):
+    scripted = ScriptedModel({}, default={"a": 0.5, "b": 0.3, "c": 0.2})
+    out = run_search(scripted, one_source(), "greedy", 10,
+                     no_repeat_ngram_size=size)
+    expected = ids(text) + [PAD] * (10 - len(text))
+    np.testing.assert_array_equal(out["tokens"][0], expected)
+    # Scores stay the full-vocabulary log-probabilities of what is emitted
+    # (every prefix has the default row here).
+    row = scripted.log_probs[-1]
+    np.testing.assert_allclose(
+        out["scores"][0], sum(row[i] for i in ids(text)), rtol=1e-5
+    )
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"strategy": "greedy"},
+        # A strong length penalty keeps beam search from ending at once.
+        {"strategy": "beam", "beam_size": 3, "length_penalty": 3.0},
+        {"strategy": "sampling", "seed": 5},
+    ],
+    ids=["greedy", "beam", "sampling"],
+)
+def test_generate_never_repeats_an_ngram(settings):
+    # Random NumPy weights (the same model on every backend) of this scale
+    # loop ("9 9 9 ...", "11 10 11 10 ..."); blocking bigrams stops it.
+    model = kb.build_model(12, 12, preset="tiny")
+    model((np.array([[3, 4]]), np.array([[START, 3]])))
+    rng = np.random.default_rng(2)
+    for variable in model.weights:
+        shape = tuple(variable.shape)
+        variable.assign((0.3 * rng.normal(size=shape)).astype("float32"))
+    source = np.array([[4, 5, 6, 0], [7, 8, 0, 0], [9, 9, 9, 9]])
+    free = model.generate(source, max_length=20, **settings)
+    out = model.generate(source, max_length=20, no_repeat_ngram_size=2,
+                         **settings)
+    # Every real n-best entry too (unfilled ones score LARGE_NEGATIVE).
+    rows = out.get("beam_tokens", out["tokens"][:, None])
+    real = out.get("beam_scores", out["scores"][:, None]) > LARGE_NEGATIVE / 2
+    assert not any(repeated_ngram(r, 2) for r in rows[real])
+    assert any(repeated_ngram(r, 2) for r in free["tokens"])
+    check_tail_is_padding(out["tokens"])
+
+
+def test_ngram_blocking_equivalences(model):
+    greedy = model.generate(SOURCE, max_length=8, no_repeat_ngram_size=1)
+    beam = model.generate(SOURCE, max_length=8, strategy="beam",
+                          beam_size=1, no_repeat_ngram_size=1)
+    sampled = model.generate(SOURCE, max_length=8, strategy="sampling",
+                             top_k=1, seed=3, no_repeat_ngram_size=1)
+    for other in (beam, sampled):
+        np.testing.assert_array_equal(other["tokens"], greedy["tokens"])
+        np.testing.assert_allclose(other["scores"], greedy["scores"],
+                                   atol=1e-5)
+    assert not any(repeated_ngram(r, 1) for r in greedy["tokens"])
+
+
+@pytest.mark.parametrize("size", [0, -1, 2.0, True, "3"])
+def test_bad_ngram_size_raises(model, size):
+    with pytest.raises(ValueError, match="`no_repeat_ngram_size` must be"):
+        model.generate(SOURCE, max_length=3, no_repeat_ngram_size=size)

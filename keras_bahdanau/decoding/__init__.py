@@ -8,6 +8,7 @@ from keras_bahdanau.decoding.base import get
 from keras_bahdanau.decoding.base import register
 from keras_bahdanau.decoding.beam import BeamSearch
 from keras_bahdanau.decoding.greedy import GreedySearch
+from keras_bahdanau.decoding.repetition import ban_repeated_ngrams
 from keras_bahdanau.decoding.sampling import RandomSampling
 
 __all__ = [
@@ -16,6 +17,7 @@ __all__ = [
     "GreedySearch",
     "RandomSampling",
     "TokenByTokenStrategy",
+    "ban_repeated_ngrams",
     "check_source",
     "default_max_length",
     "get",

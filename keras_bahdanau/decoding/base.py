@@ -18,6 +18,8 @@ from typing import Callable
 
 from keras import ops
 
+from keras_bahdanau.decoding.repetition import ban_repeated_ngrams
+from keras_bahdanau.decoding.repetition import check_ngram_size
 from keras_bahdanau.layers.probability import LARGE_NEGATIVE
 
 # Longest default output: `max_length` is min(2 * source_len + 10, this).
@@ -78,9 +80,36 @@ class DecodingStrategy:
     """Base class: validated settings and the callable search.
 
     Subclasses implement `search`, and `noise` when they are random.
+
+    Args:
+        no_repeat_ngram_size: None (off) or n >= 1: never emit a token that
+            repeats an n-gram of the same output (`end_id` excepted).
     """
 
     name = "base"
+
+    def __init__(self, no_repeat_ngram_size: "int | None" = None):
+        self.no_repeat_ngram_size = check_ngram_size(no_repeat_ngram_size)
+
+    def allowed(self, logits, model, tokens, step):
+        """Emittable logits, less the tokens that repeat an n-gram.
+
+        Args:
+            logits: `(rows, vocab)` scores of the next token.
+            model: the step model (`pad_id`, `start_id`, `end_id`).
+            tokens: int `(rows, max_length)` outputs so far.
+            step: the column the next token goes to.
+
+        Returns:
+            `logits` with `pad_id`, `start_id` and blocked tokens set to
+            `LARGE_NEGATIVE`.
+        """
+        logits = emittable(logits, model)
+        if self.no_repeat_ngram_size:
+            logits = ban_repeated_ngrams(
+                logits, tokens, step, self.no_repeat_ngram_size, model.end_id
+            )
+        return logits
 
     def cache_key(self) -> tuple:
         """Hashable settings: one compiled function per distinct key."""
@@ -133,7 +162,9 @@ class TokenByTokenStrategy(DecodingStrategy):
         def body(t, prev, state, tokens, scores, finished, alignments):
             logits, state, weights = model.decode_step(prev, state, cache)
             step_noise = None if noise is None else noise[t]
-            token = self.choose(emittable(logits, model), step_noise)
+            token = self.choose(
+                self.allowed(logits, model, tokens, t), step_noise
+            )
             # An all-padding source decodes to end_id at once.
             token = ops.where(
                 ops.logical_and(empty, ops.equal(t, 0)), model.end_id, token
@@ -184,7 +215,8 @@ def get(name: str, **settings) -> DecodingStrategy:
         name: `"greedy"`, `"beam"` or `"sampling"`.
         **settings: every `generate` setting; each strategy takes the ones
             it uses (`beam_size`, `length_penalty`, `coverage_penalty` for
-            beam; `temperature`, `top_k`, `top_p` for sampling).
+            beam; `temperature`, `top_k`, `top_p` for sampling;
+            `no_repeat_ngram_size` for all).
 
     Returns:
         The strategy instance.

@@ -3,7 +3,6 @@
 from keras import ops
 
 from keras_bahdanau.decoding.base import DecodingStrategy
-from keras_bahdanau.decoding.base import emittable
 from keras_bahdanau.decoding.base import empty_rows
 from keras_bahdanau.decoding.base import register
 from keras_bahdanau.decoding.base import write_column
@@ -51,6 +50,8 @@ class BeamSearch(DecodingStrategy):
         beam_size: number of beams, >= 1.
         length_penalty: alpha >= 0 (0: raw log-probabilities).
         coverage_penalty: beta >= 0 (0: off).
+        no_repeat_ngram_size: None or n >= 1: no hypothesis repeats an
+            n-gram of its own.
 
     Example:
 
@@ -71,7 +72,9 @@ class BeamSearch(DecodingStrategy):
         beam_size: int = 4,
         length_penalty: float = 0.0,
         coverage_penalty: float = 0.0,
+        no_repeat_ngram_size: "int | None" = None,
     ):
+        super().__init__(no_repeat_ngram_size)
         if (
             isinstance(beam_size, bool)
             or not isinstance(beam_size, int)
@@ -143,7 +146,12 @@ class BeamSearch(DecodingStrategy):
             alive_logp, alive_seq, alive_cov, alive_align = alive
             logits, state, weights = model.decode_step(prev, state, cache)
             vocab = logits.shape[-1]
-            log_probs = emittable(ops.log_softmax(logits, axis=-1), model)
+            log_probs = self.allowed(
+                ops.log_softmax(logits, axis=-1),
+                model,
+                ops.reshape(alive_seq, (-1, max_length)),
+                t,
+            )
             # An all-padding source decodes to end_id at once.
             force = ops.logical_and(empty, ops.equal(t, 0))
             log_probs = ops.where(

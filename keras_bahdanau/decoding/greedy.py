@@ -10,6 +10,10 @@ from keras_bahdanau.decoding.base import register
 class GreedySearch(TokenByTokenStrategy):
     """Emits `argmax` of the emittable logits until `end_id`.
 
+    Args:
+        no_repeat_ngram_size: None or n >= 1: never emit a token that
+            repeats an n-gram of the same output (`end_id` excepted).
+
     Example:
 
     >>> import numpy as np

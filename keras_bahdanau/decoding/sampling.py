@@ -23,6 +23,8 @@ class RandomSampling(TokenByTokenStrategy):
         temperature: > 0; below 1 sharpens, above 1 flattens.
         top_k: keep the k most likely tokens (None: all).
         top_p: nucleus mass in (0, 1] (None: no nucleus filter).
+        no_repeat_ngram_size: None or n >= 1: never sample a token that
+            repeats an n-gram of the same output.
 
     Example:
 
@@ -37,7 +39,9 @@ class RandomSampling(TokenByTokenStrategy):
     True
     """
 
-    def __init__(self, temperature: float = 1.0, top_k=None, top_p=None):
+    def __init__(self, temperature: float = 1.0, top_k=None, top_p=None,
+                 no_repeat_ngram_size: "int | None" = None):
+        super().__init__(no_repeat_ngram_size)
         if isinstance(temperature, bool) or not isinstance(
             temperature, (int, float)
         ) or not temperature > 0:

@@ -212,6 +212,7 @@ class AttentionSeq2Seq(keras.Model):
         top_p: "float | None" = None,
         seed: "int | None" = None,
         return_alignments: bool = False,
+        no_repeat_ngram_size: "int | None" = None,
     ) -> dict:
         """Decodes target ids from source ids, as one compiled loop.
 
@@ -230,6 +231,11 @@ class AttentionSeq2Seq(keras.Model):
             top_p: nucleus sampling mass in (0, 1].
             seed: int seed; the same seed gives the same samples.
             return_alignments: also return the attention weights.
+            no_repeat_ngram_size: None (off) or n >= 1, for every
+                strategy: never emit a token that would repeat an n-gram
+                already in the same output (`end_id` is never blocked).
+                Stops the loops of under-trained models; 3 is a common
+                choice for translation.
 
         Returns:
             A dict with `"tokens"` int32 `(batch, max_length)` (end_id kept,
@@ -261,6 +267,7 @@ class AttentionSeq2Seq(keras.Model):
             temperature=temperature,
             top_k=top_k,
             top_p=top_p,
+            no_repeat_ngram_size=no_repeat_ngram_size,
         )
         key = (
             search.cache_key(),
