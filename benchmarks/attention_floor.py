@@ -1,29 +1,39 @@
-"""Time floor of a training step: matmul bound plus attention element-wise.
+"""Time floors: matmul bound plus the element-wise work no one can skip.
 
 The FLOP bound of `flops.py` counts matrix products only. Additive
-attention also does `batch x source x units` element-wise work at every
-target step, forward and backward, which no matmul rate covers: at length
-50 that is 1.6M elements per step and pass. This script times exactly that
-work in isolation (one graph, nothing else running, the best of several
-passes), as the passes of the package's training loop do it:
+attention also does `rows x source x units` element-wise work at every
+target step, and decoding reads the `rows x vocabulary` logits at every
+step to choose a token. No matmul rate covers either. This script times
+that work alone (one graph, nothing else running, best of several passes):
 
-* forward, per step: `tanh(keys + q)` and the `v_a` score product;
-* backward, per step: `tanh` recomputed, its square, the query gradient's
+* training, per target step: forward `tanh(keys + q)` and the `v_a` score
+  product; backward `tanh` recomputed, its square, the query gradient's
   batched product, the keys gradient's multiply-accumulate and the `v_a`
-  gradient's product.
+  gradient's product (the passes of the package's hand-written gradient);
+* greedy, per output step: `tanh(keys + q)`, the score product and one
+  `argmax` over the logits (what tfa's greedy sampler does; no scores);
+* beam 5, per output step over `batch x 5` rows: the same attention, a
+  `logsumexp` over the logits, one pass adding the beam scores, and the
+  `top_k` over `5 x vocabulary` candidates per sentence.
 
 Without fused element-wise kernels (XLA: no gain on this CPU, see the
 README) every implementation of the model pays at least this on top of the
-matmul bound. `floor_s = matmul_bound_s + attention_elementwise_s` is
-therefore an optimistic floor of one training step; with `--baseline-s`
-the script also prints the step time a speed-up target over a baseline
-demands, and its ratio to the floor (below 1: impossible; near 1: the
-target needs everything else to run at the matmul peak with no overhead).
+matmul bound, so `floor_s = matmul_bound_s + elementwise_s` is an
+optimistic floor. With baseline times the script also prints the time a
+speed-up target demands and its ratio to the floor (below 1: impossible;
+near 1: everything else would have to run at the peak matmul rate with no
+overhead).
 
-Run, with the Python-loop step times of `train_step.py` and issue 3's
-targets: `python benchmarks/attention_floor.py --baseline-s 0.341 1.251
---targets 1.4 3`; with tfa.seq2seq's step times of `compare.py` and issue
-6's: `--baseline-s 0.237 0.709 --targets 1.4 1.4`. Prints JSON lines.
+Run, with the Python-loop step times of `train_step.py` (issue 3's
+targets) and tfa.seq2seq's times of `compare.py` (issue 6's):
+
+    python benchmarks/attention_floor.py --baseline-s 0.341 1.251 \\
+        --targets 1.4 3 --decode-baseline-s 0.0752 0.410 --decode-target 1.5
+    python benchmarks/attention_floor.py --baseline-s 0.237 0.709 \\
+        --targets 1.4 1.4
+
+Prints JSON lines (`kind`: `train_floor` per length, `decode_floor` per
+decoding task).
 """
 
 from __future__ import annotations
@@ -32,17 +42,30 @@ import argparse
 import json
 import os
 import time
+from typing import Callable
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import flops  # noqa: E402
 
+DECODE_TASKS = ("greedy", "beam5")
 
-def attention_elementwise_seconds(
-    length: int, batch: int = 64, units: int = flops.ATT_UNITS,
-    passes: int = 7,
+
+def best_seconds(fn: Callable[[], object], passes: int = 7) -> float:
+    """Best wall time of `fn()` over `passes` calls, after one warm-up."""
+    fn()
+    times = []
+    for _ in range(passes):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def train_elementwise_seconds(
+    length: int, batch: int = 64, units: int = flops.ATT_UNITS
 ) -> float:
-    """Best time of the attention element-wise work of one training step."""
+    """Attention element-wise work of one training step (source = target)."""
     import tensorflow as tf
 
     keys = tf.random.normal((batch, length, units))
@@ -78,13 +101,59 @@ def attention_elementwise_seconds(
         return (total + tf.reduce_sum(d_weighted[0, 0])
                 + tf.reduce_sum(d_vector) + tf.reduce_sum(d_query))
 
-    step().numpy()
-    times = []
-    for _ in range(passes):
-        start = time.perf_counter()
-        step().numpy()
-        times.append(time.perf_counter() - start)
-    return min(times)
+    return best_seconds(lambda: step().numpy())
+
+
+def decode_elementwise_seconds(
+    task: str, length: int = 20, batch: int = 64,
+    steps: int = flops.DECODE_STEPS, beam: int = flops.BEAM_WIDTH,
+    units: int = flops.ATT_UNITS, vocab: int = flops.VOCAB,
+) -> float:
+    """Attention and token-choice element-wise work of one decode call."""
+    import tensorflow as tf
+
+    rows = batch * beam if task == "beam5" else batch
+    keys = tf.random.normal((rows, length, units))
+    vector = tf.random.normal((units, 1))
+    queries = tf.random.normal((steps, rows, units))
+    logits = tf.random.normal((steps, rows, vocab))
+
+    @tf.function(autograph=False)
+    def call():
+        def body(t, total, alive):
+            squashed = tf.tanh(queries[t][:, None, :] + keys)
+            total = total + tf.reduce_sum(squashed @ vector)
+            if task == "greedy":
+                chosen = tf.argmax(logits[t], axis=-1, output_type=tf.int32)
+                return t + 1, total + tf.cast(chosen[0], tf.float32), alive
+            shift = alive - tf.reduce_logsumexp(logits[t], axis=-1)
+            candidates = tf.reshape(
+                logits[t] + shift[:, None], (batch, beam * vocab)
+            )
+            best, _ = tf.math.top_k(candidates, beam)
+            return t + 1, total, tf.reshape(best, (-1,))
+
+        _, total, alive = tf.while_loop(
+            lambda t, *_: t < steps, body,
+            (0, tf.constant(0.0), tf.zeros((rows,))),
+        )
+        return total + tf.reduce_sum(alive)
+
+    return best_seconds(lambda: call().numpy())
+
+
+def with_target(record: dict, baseline_s, target: float) -> dict:
+    """Adds the time a speed-up `target` over `baseline_s` demands."""
+    if baseline_s is None:
+        return record
+    demanded = baseline_s / target
+    return {
+        **record,
+        "baseline_s": baseline_s,
+        "target_speedup": target,
+        "target_s": demanded,
+        "target_over_floor": demanded / record["floor_s"],
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -97,8 +166,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--targets", type=float, nargs="*", default=[1.4, 3.0],
-        help="speed-up targets over the baseline, one per length",
+        help="training speed-up targets over the baseline, one per length",
     )
+    parser.add_argument(
+        "--decode-baseline-s", type=float, nargs="*", default=None,
+        help="baseline seconds per greedy and per beam-5 call (batch 64, "
+        "source 20, 20 steps)",
+    )
+    parser.add_argument("--decode-target", type=float, default=1.5)
     parser.add_argument(
         "--gflops", type=float, default=None,
         help="float32 matmul GFLOP/s (None: measure with flops.py)",
@@ -110,25 +185,37 @@ def main(argv: list[str] | None = None) -> int:
         gflops = summary["tf_gflops"]
     for i, length in enumerate(args.lengths):
         bound = flops.flop_bound("train", length, args.batch, gflops)
-        elementwise = attention_elementwise_seconds(length, args.batch)
+        elementwise = train_elementwise_seconds(length, args.batch)
         record = {
-            "kind": "attention_floor",
+            "kind": "train_floor",
             "length": length,
             "batch": args.batch,
             "gflops_float32": gflops,
             "matmul_bound_s": bound["lower_bound_s"],
-            "attention_elementwise_s": elementwise,
+            "elementwise_s": elementwise,
             "floor_s": bound["lower_bound_s"] + elementwise,
         }
-        if args.baseline_s and i < len(args.baseline_s):
-            target = args.targets[min(i, len(args.targets) - 1)]
-            record["baseline_s"] = args.baseline_s[i]
-            record["target_speedup"] = target
-            record["target_step_s"] = args.baseline_s[i] / target
-            record["target_over_floor"] = record["target_step_s"] / (
-                record["floor_s"]
-            )
-        print(json.dumps(record), flush=True)
+        baselines = args.baseline_s or []
+        target = args.targets[min(i, len(args.targets) - 1)]
+        baseline = baselines[i] if i < len(baselines) else None
+        print(json.dumps(with_target(record, baseline, target)), flush=True)
+    for i, task in enumerate(DECODE_TASKS):
+        bound = flops.flop_bound(task, 20, args.batch, gflops)
+        elementwise = decode_elementwise_seconds(task, batch=args.batch)
+        record = {
+            "kind": "decode_floor",
+            "task": task,
+            "length": 20,
+            "batch": args.batch,
+            "gflops_float32": gflops,
+            "matmul_bound_s": bound["lower_bound_s"],
+            "elementwise_s": elementwise,
+            "floor_s": bound["lower_bound_s"] + elementwise,
+        }
+        baselines = args.decode_baseline_s or []
+        baseline = baselines[i] if i < len(baselines) else None
+        print(json.dumps(with_target(record, baseline, args.decode_target)),
+              flush=True)
     return 0
 
 
