@@ -245,10 +245,46 @@ def test_fused_rnn_only_where_it_applies():
     on_backend = keras.config.backend() in ("tensorflow", "jax")
     assert encoder._fused_rnn_applies(training=True) == on_backend
     assert not encoder._fused_rnn_applies(training=False)
-    for kwargs in [dict(cell="lstm"), dict(dtype="mixed_bfloat16"),
-                   dict(dtype="mixed_float16")]:
+    for kwargs in [dict(cell="lstm"), dict(dtype="mixed_float16")]:
         encoder = kb.BidirectionalEncoder(VOCAB, EMB, UNITS, **kwargs)
         assert not encoder._fused_rnn_applies(training=True), kwargs
+    encoder = kb.BidirectionalEncoder(VOCAB, EMB, UNITS,
+                                      dtype="mixed_bfloat16")
+    assert encoder._fused_rnn_applies(training=True) == on_backend
+
+
+def test_fused_rnn_in_bfloat16_is_as_close_to_float32_as_keras_layer():
+    # Under mixed_bfloat16 the hand-written loop runs in bfloat16, as the
+    # Keras layer does: outputs and gradients must stay as close to the
+    # float32 ones as the Keras layer's are.
+    exact = built_encoder(MIXED_IDS)
+
+    def value_and_gradient(encoder):
+        function, theta = checks.flat_weights_function(
+            encoder, _training_call
+        )
+        theta = keras.ops.convert_to_tensor(theta.astype("float32"))
+        value = keras.ops.cast(_training_call(encoder), "float32")
+        return checks.to_numpy(value), checks.gradient(function, theta)
+
+    value32, gradient32 = value_and_gradient(exact)
+    keras.config.set_dtype_policy("mixed_bfloat16")
+    encoder = built_encoder(MIXED_IDS)
+    encoder.set_weights(exact.get_weights())
+    if not encoder._fused_rnn_applies(training=True):
+        pytest.skip("no hand-written gradient on this backend")
+    (value, gradient), (value_auto, gradient_auto) = _fused_and_keras(
+        encoder, lambda: value_and_gradient(encoder)
+    )
+
+    def error(x, reference):
+        return np.abs(x - reference).max() / np.abs(reference).max()
+
+    assert np.all(value[MIXED_IDS == 0] == 0)
+    assert error(value, value32) <= max(2 * error(value_auto, value32), 0.02)
+    assert error(gradient, gradient32) <= max(
+        2 * error(gradient_auto, gradient32), 0.05
+    )
 
 
 def test_fused_rnn_trains_with_unknown_lengths():

@@ -95,13 +95,19 @@ def gru_gates_backward(d_new, h_prev, z, r, candidate, r_h):
     return d_inputs, d_recurrent
 
 
-def hand_written_gradient_supported(compute_dtype) -> bool:
+def hand_written_gradient_supported(
+    compute_dtype, bfloat16: bool = False
+) -> bool:
     """Whether the loops with hand-written gradients can run here.
 
     They need `keras.ops.custom_gradient` (TensorFlow, JAX; not PyTorch)
-    and one float dtype throughout (float32 or float64): mixed policies mix
-    dtypes inside a step and keep automatic differentiation.
+    and one float dtype throughout: float32 or float64, and bfloat16 where
+    the caller asks for it (`bfloat16=True`: the encoder, whose loop runs in
+    bfloat16 end to end under `mixed_bfloat16`, as the Keras layer does).
+    The decoder mixes dtypes inside a step under mixed policies (float32
+    attention math) and keeps automatic differentiation there.
     """
-    return compute_dtype in ("float32", "float64") and (
+    dtypes = ("float32", "float64") + (("bfloat16",) if bfloat16 else ())
+    return compute_dtype in dtypes and (
         keras.config.backend() in ("tensorflow", "jax")
     )
