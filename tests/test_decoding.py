@@ -680,7 +680,10 @@ def test_jit_compile_gives_same_tokens():
     jitted.compile(jit_compile=True)
     assert jitted.jit_compile is True
     for settings in ({"strategy": "greedy"},
-                     {"strategy": "beam", "beam_size": 3}):
+                     {"strategy": "beam", "beam_size": 3},
+                     {"strategy": "greedy", "no_repeat_ngram_size": 1},
+                     {"strategy": "beam", "beam_size": 3,
+                      "no_repeat_ngram_size": 2}):
         a = plain.generate(SOURCE, max_length=5, **settings)
         b = jitted.generate(SOURCE, max_length=5, **settings)
         np.testing.assert_array_equal(a["tokens"], b["tokens"])
