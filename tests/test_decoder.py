@@ -454,13 +454,69 @@ def test_manual_backprop_only_where_it_applies():
     target_ids, memory, _ = make_inputs()
     for kwargs in [dict(cell="lstm"), dict(reset_after=False),
                    dict(probability_fn="sparsemax"), dict(attention=None),
-                   dict(bounded_loop=True), dict(dtype="mixed_bfloat16")]:
+                   dict(bounded_loop=True), dict(dtype="mixed_float16")]:
         decoder = kb.AttentiveDecoder(V, EMB, UNITS, ATT, **kwargs)
         assert not decoder._manual_backprop_applies(training=True), kwargs
     decoder = kb.AttentiveDecoder(V, EMB, UNITS, ATT)
     assert not decoder._manual_backprop_applies(training=False)
     expected = keras.config.backend() in ("tensorflow", "jax")
     assert decoder._manual_backprop_applies(training=True) == expected
+    decoder = kb.AttentiveDecoder(V, EMB, UNITS, ATT, dtype="mixed_bfloat16")
+    assert decoder._manual_backprop_applies(training=True) == expected
+
+
+@pytest.mark.parametrize("name", MANUAL_BACKPROP)
+def test_manual_backprop_in_bfloat16_is_as_close_to_float32_as_autodiff(
+    name,
+):
+    # Under mixed_bfloat16 the hand-written loop runs the GRU in bfloat16
+    # and the attention in float32, as the step does: its loss and
+    # gradients (weights and memory) must stay as close to float32 as
+    # automatic differentiation of the step's loop does.
+    target_ids, memory, mask = make_inputs()
+    mask[2] = False
+    exact = built_decoder(target_ids, memory, **CONFIGS[name])
+
+    def value_and_gradients(decoder):
+        function, theta = checks.flat_weights_function(
+            decoder,
+            lambda call: _training_loss(call, target_ids, memory, mask),
+        )
+        theta = keras.ops.convert_to_tensor(theta.astype("float32"))
+        value = keras.ops.cast(
+            _training_loss(decoder, target_ids, memory, mask), "float32"
+        )
+
+        def of_memory(mem):
+            out = _training_loss(decoder, target_ids, mem, mask)
+            return keras.ops.sum(out * keras.ops.arange(out.shape[0],
+                                                        dtype=out.dtype))
+
+        return (checks.to_numpy(value), checks.gradient(function, theta),
+                checks.gradient(of_memory, memory))
+
+    reference = value_and_gradients(exact)
+    keras.config.set_dtype_policy("mixed_bfloat16")
+    decoder = built_decoder(target_ids, memory, **CONFIGS[name])
+    decoder.set_weights(exact.get_weights())
+    if not decoder._manual_backprop_applies(training=True):
+        pytest.skip("no hand-written gradient on this backend")
+    results = []
+    for manual in (True, False):
+        decoder.manual_backprop = manual
+        assert decoder._manual_backprop_applies(training=True) == manual
+        results.append(value_and_gradients(decoder))
+
+    def error(x, y):
+        return np.abs(x - y).max() / np.abs(y).max()
+
+    for manual, auto, exact_value, limit in zip(
+        results[0], results[1], reference, (0.02, 0.05, 0.05)
+    ):
+        assert error(manual, exact_value) <= max(
+            2 * error(auto, exact_value), limit
+        )
+    assert np.all(results[0][2][~mask] == 0)
 
 
 def test_manual_backprop_trains_with_unknown_lengths():

@@ -15,7 +15,11 @@ loop instead of being stored.
 The forward is the same computation as `AttentiveDecoder._core` for the
 `reset_after` GRU with softmax attention (the tests check it against
 automatic differentiation and finite differences, with padding and
-all-padding rows). Everything is time-major. Measured on the benchmark
+all-padding rows). Everything is time-major. The GRU part runs in the
+dtype of `h0` and the kernels, the attention part in the dtype of `keys`
+and `memory`: under `mixed_bfloat16` that is bfloat16 and float32, as in
+the decoder's step, with casts at the query, the context and their
+gradients (none in float32). Measured on the benchmark
 model (2-core CPU, TensorFlow): training steps 1.17x faster at length 20
 and 1.19x at 50 than automatic differentiation of the same loop
 (`benchmarks/train_step.py`, 2026-11-26).
@@ -37,13 +41,13 @@ def gru_attention_sequence(
     Args:
         inputs: `(T, B, 3U)`, the embedding part of the GRU input plus bias.
         h0: `(B, U)` initial state.
-        keys: `(B, S, A)` attention keys `U_a h_j`.
-        memory: `(B, S, M)` annotations, zero at padding.
-        mask: `(B, S)` float, 1 at real positions.
+        keys: `(B, S, A)` attention keys `U_a h_j` (the attention dtype).
+        memory: `(B, S, M)` annotations, zero at padding (same dtype).
+        mask: `(B, S)` float, 1 at real positions (same dtype).
         state_kernel: `(U, A + 3U)`, `[W_a | U_r]`.
         context_kernel: `(M, 3U)`.
         recurrent_bias: `(3U,)`.
-        score_vector: `(A, 1)`, `v_a`.
+        score_vector: `(A, 1)`, `v_a` (the attention dtype).
 
     Returns:
         `(states, contexts, weights)`: `(T, B, U)`, `(T, B, M)`, `(T, B, S)`.
@@ -59,16 +63,21 @@ def _forward(inputs, h0, keys, memory, mask, state_kernel, context_kernel,
     attention_units = keys.shape[-1]
     real = ops.greater(mask, 0.5)
     units = ops.shape(h0)[-1]
+    cdt, adt = h0.dtype, keys.dtype
 
     def body(carry, x):
         h = carry[0]
         projected = ops.matmul(h, state_kernel)
         query, recurrent = ops.split(projected, [attention_units], axis=-1)
-        squashed = ops.tanh(ops.expand_dims(query, 1) + keys)
+        squashed = ops.tanh(
+            ops.expand_dims(ops.cast(query, adt), 1) + keys
+        )
         scores = ops.matmul(squashed, score_vector)[..., 0]
         scores = ops.where(real, scores, LARGE_NEGATIVE)
         weights = ops.where(real, ops.softmax(scores, axis=-1), 0.0)
-        context = ops.matmul(ops.expand_dims(weights, 1), memory)[:, 0]
+        context = ops.cast(
+            ops.matmul(ops.expand_dims(weights, 1), memory)[:, 0], cdt
+        )
         z, r, candidate, r_h = gru_gates(
             x + ops.matmul(context, context_kernel), recurrent + recurrent_bias
         )
@@ -82,16 +91,16 @@ def _forward(inputs, h0, keys, memory, mask, state_kernel, context_kernel,
     # tanh(W_a s + keys), (batch, source, units) per step: stacking it costs
     # more than recomputing it in the backward loop.
     batch = ops.shape(h0)[0]
-    zeros = ops.zeros((batch, units), h0.dtype)
+    zeros = ops.zeros((batch, units), cdt)
     init = (
         h0,
-        ops.zeros((batch, memory.shape[-1]), h0.dtype),
+        ops.zeros((batch, memory.shape[-1]), cdt),
         ops.zeros_like(mask),
         zeros,
         zeros,
         zeros,
         zeros,
-        ops.zeros((batch, attention_units), h0.dtype),
+        ops.zeros((batch, attention_units), cdt),
     )
     _, outputs = ops.scan(body, init, inputs)
     return outputs[:3], outputs[3:]
@@ -105,6 +114,7 @@ def _backward(upstream, saved, contexts, weights, keys, memory,
     context_t = ops.transpose(context_kernel)
     vector_row = ops.reshape(score_vector, (1, -1))
     attention_units = keys.shape[-1]
+    cdt, adt = h_prev.dtype, keys.dtype
 
     # Per step, backwards: GRU gates, then the context (dc), the attention
     # weights (da, softmax -> de), the tanh layer, and the fused product of
@@ -126,15 +136,19 @@ def _backward(upstream, saved, contexts, weights, keys, memory,
         dh = dh_out + dh_next
         d_gates, d_rec = gru_gates_backward(dh, h, z_t, r_t, n_t, rh_t)
         dc = dc_out + ops.matmul(d_gates, context_t)
-        da = da_out + ops.matmul(memory, ops.expand_dims(dc, -1))[..., 0]
+        da = da_out + ops.matmul(
+            memory, ops.expand_dims(ops.cast(dc, adt), -1)
+        )[..., 0]
         de = a_t * (da - ops.sum(a_t * da, axis=-1, keepdims=True))
-        squashed = ops.tanh(ops.expand_dims(q_t, 1) + keys)
+        squashed = ops.tanh(ops.expand_dims(ops.cast(q_t, adt), 1) + keys)
         squared = ops.square(squashed)
         d_query = vector_row * (
             ops.sum(de, axis=-1, keepdims=True)
             - ops.matmul(ops.expand_dims(de, 1), squared)[:, 0]
         )
-        d_projected = ops.concatenate([d_query, d_rec], axis=-1)
+        d_projected = ops.concatenate(
+            [ops.cast(d_query, cdt), d_rec], axis=-1
+        )
         dh_prev = dh * z_t + ops.matmul(d_projected, state_t)
         d_vector = d_vector + ops.matmul(
             ops.transpose(ops.reshape(squashed, (-1, attention_units))),
@@ -146,14 +160,13 @@ def _backward(upstream, saved, contexts, weights, keys, memory,
 
     batch = ops.shape(keys)[0]
     units = ops.shape(h_prev)[-1]
-    dtype = h_prev.dtype
     init = (
-        ops.zeros((batch, units), dtype),
+        ops.zeros((batch, units), cdt),
         ops.zeros_like(keys),
         ops.zeros_like(score_vector),
         ops.zeros_like(weights[0]),
-        ops.zeros((batch, 3 * units), dtype),
-        ops.zeros((batch, attention_units + 3 * units), dtype),
+        ops.zeros((batch, 3 * units), cdt),
+        ops.zeros((batch, attention_units + 3 * units), cdt),
         ops.zeros_like(d_contexts[0]),
     )
     # Scanning over step indices (one `xs`): Keras' TensorFlow `scan` fails
@@ -178,7 +191,8 @@ def _backward(upstream, saved, contexts, weights, keys, memory,
     d_recurrent_bias = ops.sum(rows(d_projected)[:, attention_units:], axis=0)
     # d memory[b] = sum_t weights[t, b]^T dc[t, b]: one batched product.
     d_memory = ops.matmul(
-        ops.transpose(weights, (1, 2, 0)), ops.transpose(d_context, (1, 0, 2))
+        ops.transpose(weights, (1, 2, 0)),
+        ops.transpose(ops.cast(d_context, adt), (1, 0, 2)),
     )
     return (d_gates, dh0, d_keys, d_memory, d_state_kernel, d_context_kernel,
             d_recurrent_bias, d_vector)
