@@ -248,9 +248,12 @@ def test_fused_rnn_only_where_it_applies():
     for kwargs in [dict(cell="lstm"), dict(dtype="mixed_float16")]:
         encoder = kb.BidirectionalEncoder(VOCAB, EMB, UNITS, **kwargs)
         assert not encoder._fused_rnn_applies(training=True), kwargs
+    # bfloat16: TensorFlow only (XLA on CPU crashed compiling it on JAX).
     encoder = kb.BidirectionalEncoder(VOCAB, EMB, UNITS,
                                       dtype="mixed_bfloat16")
-    assert encoder._fused_rnn_applies(training=True) == on_backend
+    assert encoder._fused_rnn_applies(training=True) == (
+        keras.config.backend() == "tensorflow"
+    )
 
 
 def test_fused_rnn_in_bfloat16_is_as_close_to_float32_as_keras_layer():
@@ -272,7 +275,7 @@ def test_fused_rnn_in_bfloat16_is_as_close_to_float32_as_keras_layer():
     encoder = built_encoder(MIXED_IDS)
     encoder.set_weights(exact.get_weights())
     if not encoder._fused_rnn_applies(training=True):
-        pytest.skip("no hand-written gradient on this backend")
+        pytest.skip("no hand-written bfloat16 gradient on this backend")
     (value, gradient), (value_auto, gradient_auto) = _fused_and_keras(
         encoder, lambda: value_and_gradient(encoder)
     )

@@ -23,9 +23,9 @@ benchmark encoder (batch 64, length 20, 256 units per direction, 2-core
 CPU, two runs): forward and backward 1.22-1.29x faster than the Keras layer
 (23.9 against 29.1 ms, 25.5 against 32.9 ms); inference keeps the Keras
 layer (its forward is 0.2-0.7 ms faster: it saves no gate values). Under
-`mixed_bfloat16` the loop runs in bfloat16 end to end, as the Keras layer
-does there: the bf16 training step of the benchmark model is 1.09-1.10x
-faster.
+`mixed_bfloat16` on TensorFlow the loop runs in bfloat16 end to end, as
+the Keras layer does there: the bf16 training step of the benchmark model
+is 1.09-1.10x faster.
 """
 
 from keras import ops
