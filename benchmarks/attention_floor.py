@@ -62,30 +62,48 @@ def best_seconds(fn: Callable[[], object], passes: int = 7) -> float:
     return min(times)
 
 
+def attention_tensors(rows: int, length: int, steps: int, units: int):
+    """Random `(keys, v_a, queries)`: `(rows, length, units)`, `(units, 1)`
+    and one `(rows, units)` query per step."""
+    import tensorflow as tf
+
+    return (
+        tf.random.normal((rows, length, units)),
+        tf.random.normal((units, 1)),
+        tf.random.normal((steps, rows, units)),
+    )
+
+
+def squashed(query, keys):
+    """`tanh(q + keys)`: the attention's full-size element-wise pass."""
+    import tensorflow as tf
+
+    return tf.tanh(query[:, None, :] + keys)
+
+
 def train_elementwise_seconds(
     length: int, batch: int = 64, units: int = flops.ATT_UNITS
 ) -> float:
     """Attention element-wise work of one training step (source = target)."""
     import tensorflow as tf
 
-    keys = tf.random.normal((batch, length, units))
-    vector = tf.random.normal((units, 1))
-    queries = tf.random.normal((length, batch, units))
+    keys, vector, queries = attention_tensors(batch, length, length, units)
     de = tf.random.normal((length, batch, length))
 
     @tf.function(autograph=False)
     def step():
         def forward(t, total):
-            squashed = tf.tanh(queries[t][:, None, :] + keys)
-            return t + 1, total + tf.reduce_sum(squashed @ vector)
+            scores = squashed(queries[t], keys) @ vector
+            return t + 1, total + tf.reduce_sum(scores)
 
         def backward(t, d_weighted, d_vector, d_query):
-            squashed = tf.tanh(queries[t][:, None, :] + keys)
-            squared = tf.square(squashed)
+            squashed_t = squashed(queries[t], keys)
+            squared = tf.square(squashed_t)
             query = tf.matmul(de[t][:, None, :], squared)[:, 0]
             d_weighted = d_weighted + de[t][..., None] * squared
             d_vector = d_vector + tf.matmul(
-                tf.reshape(squashed, (-1, units)), tf.reshape(de[t], (-1, 1)),
+                tf.reshape(squashed_t, (-1, units)),
+                tf.reshape(de[t], (-1, 1)),
                 transpose_a=True,
             )
             return t + 1, d_weighted, d_vector, d_query + query
@@ -113,16 +131,14 @@ def decode_elementwise_seconds(
     import tensorflow as tf
 
     rows = batch * beam if task == "beam5" else batch
-    keys = tf.random.normal((rows, length, units))
-    vector = tf.random.normal((units, 1))
-    queries = tf.random.normal((steps, rows, units))
+    keys, vector, queries = attention_tensors(rows, length, steps, units)
     logits = tf.random.normal((steps, rows, vocab))
 
     @tf.function(autograph=False)
     def call():
         def body(t, total, alive):
-            squashed = tf.tanh(queries[t][:, None, :] + keys)
-            total = total + tf.reduce_sum(squashed @ vector)
+            scores = squashed(queries[t], keys) @ vector
+            total = total + tf.reduce_sum(scores)
             if task == "greedy":
                 chosen = tf.argmax(logits[t], axis=-1, output_type=tf.int32)
                 return t + 1, total + tf.cast(chosen[0], tf.float32), alive
@@ -142,8 +158,19 @@ def decode_elementwise_seconds(
     return best_seconds(lambda: call().numpy())
 
 
-def with_target(record: dict, baseline_s, target: float) -> dict:
-    """Adds the time a speed-up `target` over `baseline_s` demands."""
+def floor_record(
+    fields: dict, bound_s: float, elementwise_s: float, gflops: float,
+    baseline_s, target: float,
+) -> dict:
+    """One JSON record: `fields`, the floor and, given `baseline_s`, the
+    time a speed-up `target` over it demands."""
+    record = {
+        **fields,
+        "gflops_float32": gflops,
+        "matmul_bound_s": bound_s,
+        "elementwise_s": elementwise_s,
+        "floor_s": bound_s + elementwise_s,
+    }
     if baseline_s is None:
         return record
     demanded = baseline_s / target
@@ -154,6 +181,11 @@ def with_target(record: dict, baseline_s, target: float) -> dict:
         "target_s": demanded,
         "target_over_floor": demanded / record["floor_s"],
     }
+
+
+def _nth(values, i: int):
+    """`values[i]`, or None when `values` is None or shorter."""
+    return values[i] if values and i < len(values) else None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -184,38 +216,28 @@ def main(argv: list[str] | None = None) -> int:
         _, summary = flops.measure_matmul_rate(with_bf16=False)
         gflops = summary["tf_gflops"]
     for i, length in enumerate(args.lengths):
-        bound = flops.flop_bound("train", length, args.batch, gflops)
-        elementwise = train_elementwise_seconds(length, args.batch)
-        record = {
-            "kind": "train_floor",
-            "length": length,
-            "batch": args.batch,
-            "gflops_float32": gflops,
-            "matmul_bound_s": bound["lower_bound_s"],
-            "elementwise_s": elementwise,
-            "floor_s": bound["lower_bound_s"] + elementwise,
-        }
-        baselines = args.baseline_s or []
-        target = args.targets[min(i, len(args.targets) - 1)]
-        baseline = baselines[i] if i < len(baselines) else None
-        print(json.dumps(with_target(record, baseline, target)), flush=True)
+        record = floor_record(
+            {"kind": "train_floor", "length": length, "batch": args.batch},
+            flops.flop_bound("train", length, args.batch, gflops)[
+                "lower_bound_s"
+            ],
+            train_elementwise_seconds(length, args.batch),
+            gflops,
+            _nth(args.baseline_s, i),
+            args.targets[min(i, len(args.targets) - 1)],
+        )
+        print(json.dumps(record), flush=True)
     for i, task in enumerate(DECODE_TASKS):
-        bound = flops.flop_bound(task, 20, args.batch, gflops)
-        elementwise = decode_elementwise_seconds(task, batch=args.batch)
-        record = {
-            "kind": "decode_floor",
-            "task": task,
-            "length": 20,
-            "batch": args.batch,
-            "gflops_float32": gflops,
-            "matmul_bound_s": bound["lower_bound_s"],
-            "elementwise_s": elementwise,
-            "floor_s": bound["lower_bound_s"] + elementwise,
-        }
-        baselines = args.decode_baseline_s or []
-        baseline = baselines[i] if i < len(baselines) else None
-        print(json.dumps(with_target(record, baseline, args.decode_target)),
-              flush=True)
+        record = floor_record(
+            {"kind": "decode_floor", "task": task, "length": 20,
+             "batch": args.batch},
+            flops.flop_bound(task, 20, args.batch, gflops)["lower_bound_s"],
+            decode_elementwise_seconds(task, batch=args.batch),
+            gflops,
+            _nth(args.decode_baseline_s, i),
+            args.decode_target,
+        )
+        print(json.dumps(record), flush=True)
     return 0
 
 
