@@ -579,12 +579,7 @@ class AttentiveDecoder(keras.layers.Layer):
             and self.probability_fn == "softmax"
             and self.cell == "gru"
             and self.reset_after
-            and hand_written_gradient_supported(
-                self.compute_dtype,
-                # JAX: XLA's CPU compiler crashed compiling bf16 training
-                # steps with the hand-written loops in the full JAX test run.
-                bfloat16=keras.config.backend() == "tensorflow",
-            )
+            and hand_written_gradient_supported(self.compute_dtype)
         )
 
     def _manual_backprop_loop(self, inputs, state, cache):

@@ -142,12 +142,7 @@ class BidirectionalEncoder(keras.layers.Layer):
             training
             and self.fused_rnn
             and self.cell == "gru"
-            and hand_written_gradient_supported(
-                self.compute_dtype,
-                # JAX: XLA's CPU compiler crashed compiling bf16 training
-                # steps with the hand-written loops in the full JAX test run.
-                bfloat16=keras.config.backend() == "tensorflow",
-            )
+            and hand_written_gradient_supported(self.compute_dtype)
         )
 
     def compute_mask(self, token_ids, previous_mask=None):
