@@ -375,6 +375,20 @@ def decoder_sequence(decoder, target_ids, memory, mask=None):
 
 
 # -------------------------------------------------------------------- loss
+def token_cross_entropy(y_true, logits):
+    """Per-token `logsumexp(logits) - logits[y]` and its gradient
+    `softmax(logits) - one_hot(y)` (float64)."""
+    y_true = np.asarray(y_true)
+    logits = np.asarray(logits, np.float64)
+    top = logits.max(axis=-1, keepdims=True)
+    exp = np.exp(logits - top)
+    log_norm = top[..., 0] + np.log(exp.sum(axis=-1))
+    picked = np.take_along_axis(logits, y_true[..., None], -1)[..., 0]
+    probs = exp / exp.sum(axis=-1, keepdims=True)
+    one_hot = np.eye(logits.shape[-1])[y_true]
+    return log_norm - picked, probs - one_hot
+
+
 def masked_cross_entropy(y_true, logits, pad_id=0):
     """Mean token cross-entropy over targets that are not `pad_id`."""
     y_true = np.asarray(y_true)

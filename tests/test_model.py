@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import keras_bahdanau as kb
+from keras_bahdanau.models.losses import token_cross_entropy
 from tests import checks
 from tests import reference
 
@@ -186,6 +187,50 @@ def test_masked_loss_equals_numpy_and_ignores_padding():
         pytest.approx(value, abs=1e-6))
     empty = float(checks.to_numpy(loss(np.zeros_like(target), logits)))
     assert empty == 0.0
+
+
+def test_token_cross_entropy_matches_numpy_value_and_gradient():
+    # The lean custom gradient of `token_cross_entropy` against the NumPy
+    # formulas, with ids at both ends of the vocabulary and a row whose
+    # target probability underflows in float32 (logit gap 300).
+    rng = np.random.RandomState(3)
+    logits = 3.0 * rng.normal(size=(3, 5, TGT_V)).astype("float32")
+    labels = rng.randint(0, TGT_V, size=(3, 5)).astype("int32")
+    labels[0, :2] = (0, TGT_V - 1)
+    logits[1, 2, :] = 0.0
+    logits[1, 2, (labels[1, 2] + 1) % TGT_V] = 300.0
+    weights = rng.uniform(size=(3, 5)).astype("float32")
+    expected, d_expected = reference.token_cross_entropy(labels, logits)
+    value = checks.to_numpy(token_cross_entropy(labels, logits))
+    np.testing.assert_allclose(value, expected, rtol=1e-5, atol=1e-5)
+    assert value[1, 2] == pytest.approx(300.0, rel=1e-6)
+
+    def weighted(x):
+        return keras.ops.sum(token_cross_entropy(labels, x) * weights)
+
+    np.testing.assert_allclose(
+        checks.gradient(weighted, logits), d_expected * weights[..., None],
+        atol=1e-6)
+    theta = logits[0].reshape(-1).astype(checks.gradient_dtype())
+    checks.assert_gradient_matches_finite_differences(
+        lambda x: keras.ops.sum(weights[0] * token_cross_entropy(
+            labels[0], keras.ops.reshape(x, (5, TGT_V)))), theta)
+
+
+def test_masked_loss_gradient_is_exactly_zero_at_padding():
+    rng = np.random.RandomState(4)
+    _, _, target = batch()
+    logits = rng.normal(size=target.shape + (TGT_V,)).astype("float32")
+    logits[target == 0] = 1e4 * rng.normal(size=logits[target == 0].shape)
+    loss = kb.MaskedSparseCategoricalCrossentropy(pad_id=0)
+    grad = checks.gradient(lambda x: loss(target, x), logits)
+    _, d_tokens = reference.token_cross_entropy(target, logits)
+    real = (target != 0)[..., None]
+    np.testing.assert_allclose(
+        grad, d_tokens * real / real.sum(), atol=1e-7)
+    assert np.all(grad[target == 0] == 0.0)
+    empty = checks.gradient(lambda x: loss(np.zeros_like(target), x), logits)
+    assert np.all(empty == 0.0)
 
 
 def test_loss_with_other_pad_id_and_config():

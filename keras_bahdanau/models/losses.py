@@ -4,6 +4,73 @@ import keras
 from keras import ops
 
 
+def token_cross_entropy(labels, logits):
+    """Cross-entropy of each token, `logsumexp(logits) - logits[label]`.
+
+    The same values and gradient as
+    `keras.losses.sparse_categorical_crossentropy(..., from_logits=True)`,
+    in fewer passes over the `(..., vocab)` logits: the forward pass is one
+    softmax and two row maxima (the log-normaliser is
+    `max(logits) - log(max(softmax))`, exact, and `max(softmax) >= 1/vocab`
+    never underflows), and the gradient `(softmax - one_hot(label)) * g` is
+    one product with the saved softmax plus a scatter of one entry per row.
+    On the benchmark model's `(1280, 8000)` logits, loss and gradient take
+    13 ms against 24 ms for TensorFlow's fused kernel
+    (`benchmarks/cross_entropy.py`). Uses `keras.ops.custom_gradient`
+    (TensorFlow and JAX); other backends get the Keras function.
+
+    Args:
+        labels: int tensor `(...)`, ids in `[0, vocab)`.
+        logits: float tensor `(..., vocab)`.
+
+    Returns:
+        `(...)` per-token losses in the dtype of `logits`.
+
+    Example:
+
+    >>> import numpy as np
+    >>> from keras_bahdanau.models.losses import token_cross_entropy
+    >>> logits = np.log(np.array([[0.25, 0.75]], "float32"))
+    >>> round(float(token_cross_entropy(np.array([1]), logits)[0]), 4)
+    0.2877
+    """
+    labels = ops.cast(labels, "int32")
+    if keras.config.backend() not in ("tensorflow", "jax"):
+        return keras.losses.sparse_categorical_crossentropy(
+            labels, logits, from_logits=True
+        )
+    return _token_cross_entropy(labels, logits)
+
+
+def _token_cross_entropy(labels, logits):
+    # On rows: `(tokens, vocab)` logits and `(tokens,)` labels.
+    rows = ops.reshape(logits, (-1, logits.shape[-1]))
+    flat_labels = ops.reshape(labels, (-1, 1))
+    indices = ops.concatenate(
+        [ops.expand_dims(ops.arange(ops.shape(rows)[0]), -1), flat_labels],
+        axis=-1,
+    )
+
+    @ops.custom_gradient
+    def cross_entropy(rows):
+        probs = ops.softmax(rows, axis=-1)
+        log_norm = ops.max(rows, axis=-1) - ops.log(ops.max(probs, axis=-1))
+        picked = ops.take_along_axis(rows, flat_labels, axis=-1)[:, 0]
+
+        def grad(*args, upstream=None):
+            if upstream is None:
+                upstream = args[0]
+            d_rows = probs * ops.expand_dims(upstream, -1)
+            at_label = ops.take_along_axis(d_rows, flat_labels, axis=-1)
+            return ops.scatter_update(
+                d_rows, indices, at_label[:, 0] - upstream
+            )
+
+        return log_norm - picked, grad
+
+    return ops.reshape(cross_entropy(rows), ops.shape(labels))
+
+
 @keras.saving.register_keras_serializable(package="keras_bahdanau")
 class MaskedSparseCategoricalCrossentropy(keras.losses.Loss):
     """Token-level cross-entropy from logits that ignores `pad_id` targets.
@@ -40,9 +107,7 @@ class MaskedSparseCategoricalCrossentropy(keras.losses.Loss):
     def call(self, y_true, y_pred):
         y_true = ops.cast(y_true, "int32")
         mask = ops.cast(ops.not_equal(y_true, self.pad_id), "float32")
-        losses = keras.losses.sparse_categorical_crossentropy(
-            y_true, ops.cast(y_pred, "float32"), from_logits=True
-        )
+        losses = token_cross_entropy(y_true, ops.cast(y_pred, "float32"))
         return losses * mask / ops.maximum(ops.sum(mask), 1.0)
 
     def get_config(self):
