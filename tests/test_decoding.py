@@ -21,6 +21,7 @@ from keras import ops
 
 import keras_bahdanau as kb
 from keras_bahdanau import decoding
+from keras_bahdanau.decoding import topk
 
 PAD, START, END = 0, 1, 2
 # Readable names of the scripted vocabulary (ids 0..5).
@@ -834,3 +835,60 @@ def test_ngram_blocking_equivalences(model):
 def test_bad_ngram_size_raises(model, size):
     with pytest.raises(ValueError, match="`no_repeat_ngram_size` must be"):
         model.generate(SOURCE, max_length=3, no_repeat_ngram_size=size)
+
+
+# ------------------------------------------------------ blocked top-k
+@pytest.mark.parametrize("vocab", [1024, 1200, 8000])
+@pytest.mark.parametrize("k", [1, 3, 5, 8])
+def test_blocked_top_k_equals_top_k(vocab, k):
+    # Random scores, many ties (small integers), all equal, and rows of
+    # LARGE_NEGATIVE with a few real scores: values and indices must be
+    # those of ops.top_k, ties to the lowest index.
+    assert topk.block_size(vocab, k) is not None
+    rng = np.random.RandomState(vocab + k)
+    rows = [rng.normal(size=vocab), rng.randint(0, 4, size=vocab),
+            np.zeros(vocab), np.full(vocab, LARGE_NEGATIVE)]
+    rows[3][rng.choice(vocab, 2, replace=False)] = (-3.0, 7.0)
+    scores = np.stack(rows).astype("float32")
+    values, indices = topk.top_k(scores, k)
+    order = np.argsort(-scores, axis=-1, kind="stable")[:, :k]
+    np.testing.assert_array_equal(ops.convert_to_numpy(indices), order)
+    np.testing.assert_array_equal(
+        ops.convert_to_numpy(values), np.take_along_axis(scores, order, 1))
+    assert ops.convert_to_numpy(indices).dtype == np.int32
+
+
+def test_block_size_choice():
+    assert topk.block_size(8000, 5) == 80
+    assert topk.block_size(32000, 5) == 160
+    assert topk.block_size(1000, 1) is None  # small: plain top_k
+    assert topk.block_size(1031, 1) is None  # a prime has no blocks
+    assert topk.block_size(50257, 5) is None  # 29 x 1733: no fitting size
+    for vocab, k in [(8000, 5), (1200, 8), (4096, 64)]:
+        size = topk.block_size(vocab, k)
+        assert vocab % size == 0 and vocab // size >= 4 * k
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [{"strategy": "greedy"},
+     {"strategy": "beam", "beam_size": 4, "length_penalty": 0.6},
+     {"strategy": "sampling", "top_k": 20, "seed": 3}],
+    ids=["greedy", "beam", "sampling"],
+)
+def test_searches_equal_with_and_without_blocked_top_k(monkeypatch, settings):
+    # A 1200-token vocabulary takes the blocked path; the same weights with
+    # blocking turned off give the same tokens and scores.
+    blocked = tiny_model(target_vocab=1200, scale=20.0)
+    plain = tiny_model(target_vocab=1200, scale=20.0)
+    source = np.array([[3, 4, 5, 6], [7, 8, 0, 0], [0, 0, 0, 0]])
+    out = blocked.generate(source, max_length=6, **settings)
+    monkeypatch.setattr(topk, "MIN_BLOCKED_VOCAB", 10**9)
+    expected = plain.generate(source, max_length=6, **settings)
+    np.testing.assert_array_equal(out["tokens"], expected["tokens"])
+    np.testing.assert_allclose(out["scores"], expected["scores"], atol=1e-5)
+    if settings["strategy"] == "beam":
+        np.testing.assert_array_equal(out["beam_tokens"],
+                                      expected["beam_tokens"])
+    # Not a degenerate case: real tokens beyond the special ids.
+    assert (out["tokens"][:2] > END).sum() >= 4

@@ -6,6 +6,7 @@ from keras_bahdanau.decoding.base import DecodingStrategy
 from keras_bahdanau.decoding.base import empty_rows
 from keras_bahdanau.decoding.base import register
 from keras_bahdanau.decoding.base import write_column
+from keras_bahdanau.decoding.topk import top_k
 from keras_bahdanau.layers.probability import LARGE_NEGATIVE
 
 # Coverage below this is clipped before the log (a position never attended).
@@ -146,22 +147,31 @@ class BeamSearch(DecodingStrategy):
             alive_logp, alive_seq, alive_cov, alive_align = alive
             logits, state, weights = model.decode_step(prev, state, cache)
             vocab = logits.shape[-1]
-            log_probs = self.allowed(
-                ops.log_softmax(logits, axis=-1),
-                model,
-                ops.reshape(alive_seq, (-1, max_length)),
-                t,
+            per_beam = min(k, vocab)
+            # Each beam's best `per_beam` continuations by raw logit (a
+            # beam's log-probabilities are its logits less one log-norm),
+            # then the best k of those k * per_beam per sentence: the same
+            # as the top k of all k * vocab continuations, without a
+            # (rows, vocab) log_softmax, sum or top_k over all of them.
+            log_norm = ops.logsumexp(logits, axis=-1)
+            scores = self.allowed(
+                logits, model, ops.reshape(alive_seq, (-1, max_length)), t
             )
+            best, best_token = top_k(scores, per_beam)
+            best_logp = best - ops.expand_dims(log_norm, -1)
             # An all-padding source decodes to end_id at once.
-            force = ops.logical_and(empty, ops.equal(t, 0))
-            log_probs = ops.where(
-                ops.logical_and(
-                    force[:, None], ops.not_equal(ops.arange(vocab), end)
-                ),
-                LARGE_NEGATIVE,
-                log_probs,
+            force = ops.expand_dims(
+                ops.logical_and(empty, ops.equal(t, 0)), -1
             )
-            log_probs = ops.reshape(log_probs, (-1, k, vocab))
+            only_first = ops.arange(per_beam) == 0
+            end_logp = ops.take(logits, end, axis=1) - log_norm
+            best_logp = ops.where(
+                force,
+                ops.where(only_first, ops.expand_dims(end_logp, -1),
+                          LARGE_NEGATIVE),
+                best_logp,
+            )
+            best_token = ops.where(force, end, best_token)
             weights = ops.reshape(
                 ops.cast(weights, "float32"), (-1, k, source_len)
             )
@@ -181,11 +191,15 @@ class BeamSearch(DecodingStrategy):
             # The best k continuations; those that end join the finished
             # set, the others stay live (k=1 is greedy search).
             candidates = ops.reshape(
-                alive_logp[:, :, None] + log_probs, (-1, k * vocab)
+                alive_logp[:, :, None]
+                + ops.reshape(best_logp, (-1, k, per_beam)),
+                (-1, k * per_beam),
             )
             cand_logp, index = ops.top_k(candidates, k)
-            source_beam = index // vocab
-            token = ops.cast(index % vocab, "int32")
+            source_beam = index // per_beam
+            token = ops.take_along_axis(
+                ops.reshape(best_token, (-1, k * per_beam)), index, axis=1
+            )
             cand_seq = ops.reshape(
                 write_column(
                     ops.reshape(_gather(alive_seq, source_beam),

@@ -4,6 +4,7 @@ from keras import ops
 
 from keras_bahdanau.decoding.base import TokenByTokenStrategy
 from keras_bahdanau.decoding.base import register
+from keras_bahdanau.decoding.topk import top_k
 
 
 @register("greedy")
@@ -28,4 +29,5 @@ class GreedySearch(TokenByTokenStrategy):
     def choose(self, logits, noise):
         # top_k, not argmax: Keras' float argmax adds four full passes over
         # the logits (a negative-zero fix). Ties go to the lowest id in both.
-        return ops.cast(ops.top_k(logits, 1)[1][:, 0], "int32")
+        # The blocked top_k reads the logits once (`decoding/topk.py`).
+        return ops.cast(top_k(logits, 1)[1][:, 0], "int32")

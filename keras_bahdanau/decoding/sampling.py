@@ -5,6 +5,7 @@ from keras import ops
 
 from keras_bahdanau.decoding.base import TokenByTokenStrategy
 from keras_bahdanau.decoding.base import register
+from keras_bahdanau.decoding.topk import top_k
 from keras_bahdanau.layers.probability import LARGE_NEGATIVE
 
 
@@ -76,7 +77,7 @@ class RandomSampling(TokenByTokenStrategy):
         logits = logits / self.temperature
         vocab = logits.shape[-1]
         if self.top_k is not None and self.top_k < vocab:
-            kth = ops.top_k(logits, self.top_k)[0][:, -1:]
+            kth = top_k(logits, self.top_k)[0][:, -1:]
             logits = ops.where(logits < kth, LARGE_NEGATIVE, logits)
         probs = ops.softmax(logits, axis=-1)
         if self.top_p is not None and self.top_p < 1.0:

@@ -1,0 +1,91 @@
+"""Exact top-k over a large vocabulary through block maxima.
+
+`keras.ops.top_k` over the `(rows, vocab)` scores of one beam-search step
+costs about 1 ns per score on the TensorFlow CPU kernel, more than the
+`logsumexp` and the `where` passes around it. With the vocabulary cut into
+blocks, only the `k` blocks with the largest maxima can hold the top `k`
+scores, so one fast `max` pass over all scores, a small `top_k` over the
+block maxima and a `top_k` over the `k` chosen blocks give the same result.
+On the benchmark's `(320, 8000)` scores with `k=5` this takes 0.89 ms
+against 3.0 ms for `ops.top_k` (`benchmarks/top_k.py`).
+
+Ties resolve as in `ops.top_k`, to the lowest index: a block whose
+maximum ties another's is chosen in index order, and the chosen blocks are
+searched in index order. Proof of exactness: if a top-`k` score's block
+were not chosen, the `k` chosen blocks would each hold a score that beats
+it (larger, or equal with a lower index), so it would not be in the top
+`k`.
+"""
+
+import math
+
+from keras import ops
+
+# Below this vocabulary size `ops.top_k` is cheap enough as it is.
+MIN_BLOCKED_VOCAB = 1024
+
+
+def block_size(vocab: int, k: int) -> "int | None":
+    """The block size used for `vocab` scores and `k` results, or None.
+
+    The divisor of `vocab` closest to `sqrt(vocab)` (within a factor of 4)
+    that leaves at least `4 * k` blocks; None (plain `ops.top_k`) for small
+    vocabularies and sizes without such a divisor (a prime, say).
+
+    Args:
+        vocab: the size of the last axis.
+        k: the number of results.
+
+    Returns:
+        The block size, or None.
+    """
+    if vocab < MIN_BLOCKED_VOCAB:
+        return None
+    root = math.sqrt(vocab)
+    best = None
+    for size in range(max(2, int(root / 4)), int(root * 4) + 1):
+        if vocab % size or vocab // size < 4 * k:
+            continue
+        if best is None or abs(math.log(size / root)) < abs(
+            math.log(best / root)
+        ):
+            best = size
+    return best
+
+
+def top_k(scores, k: int):
+    """`ops.top_k(scores, k)` for rank-2 scores, by block maxima if it pays.
+
+    Args:
+        scores: float `(rows, vocab)`; `vocab` must be static.
+        k: the number of results per row, `1 <= k <= vocab`.
+
+    Returns:
+        `(values, indices)`, each `(rows, k)`: the `k` largest scores of
+        each row in descending order and their int32 indices, ties to the
+        lowest index (identical to `ops.top_k`).
+
+    Example:
+
+    >>> import numpy as np
+    >>> from keras_bahdanau.decoding.topk import top_k
+    >>> scores = np.arange(4096, dtype="float32").reshape(2, 2048) % 1000
+    >>> [int(i) for i in top_k(scores, 2)[1][0]]
+    [999, 1999]
+    """
+    vocab = scores.shape[-1]
+    size = block_size(vocab, k)
+    if size is None:
+        return ops.top_k(scores, k)
+    rows = ops.shape(scores)[0]
+    blocks = vocab // size
+    by_block = ops.reshape(scores, (-1, size))
+    maxima = ops.reshape(ops.max(by_block, axis=-1), (-1, blocks))
+    chosen = ops.sort(ops.top_k(maxima, k)[1], axis=-1)
+    first_block = ops.expand_dims(ops.arange(rows, dtype="int32"), 1) * blocks
+    candidates = ops.take(
+        by_block, ops.reshape(chosen + first_block, (-1,)), axis=0
+    )
+    values, position = ops.top_k(ops.reshape(candidates, (-1, k * size)), k)
+    block = ops.take_along_axis(chosen, position // size, axis=1)
+    return values, ops.cast(block * size + position % size, "int32")
