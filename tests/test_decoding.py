@@ -892,3 +892,45 @@ def test_searches_equal_with_and_without_blocked_top_k(monkeypatch, settings):
                                       expected["beam_tokens"])
     # Not a degenerate case: real tokens beyond the special ids.
     assert (out["tokens"][:2] > END).sum() >= 4
+
+
+@pytest.mark.parametrize("vocab", [6, 1200])
+@pytest.mark.parametrize("k", [1, 4])
+def test_top_emittable_equals_top_k_of_emittable(vocab, k):
+    # Rows whose raw best logits are pad_id and start_id, ties, and plain
+    # random rows: the fast path gives the values, ids and log-normaliser
+    # of top_k(emittable(logits)) and logsumexp(logits).
+    rng = np.random.RandomState(vocab + k)
+    logits = rng.normal(size=(5, vocab)).astype("float32") * 3
+    logits[0, [PAD, START]] = (50.0, 40.0)
+    logits[1, START] = 60.0
+    logits[2] = rng.randint(0, 3, size=vocab)
+    logits[3, [PAD, START, END]] = 9.0
+    scripted = ScriptedModel({})
+    values, ids, log_norm = decoding.base.top_emittable(logits, k, scripted)
+    allowed = ops.convert_to_numpy(decoding.base.emittable(logits, scripted))
+    order = np.argsort(-allowed, axis=-1, kind="stable")[:, :k]
+    np.testing.assert_array_equal(ops.convert_to_numpy(ids), order)
+    np.testing.assert_array_equal(ops.convert_to_numpy(values),
+                                  np.take_along_axis(logits, order, 1))
+    expected = np.log(np.exp(logits.astype("float64")).sum(-1))
+    np.testing.assert_allclose(ops.convert_to_numpy(log_norm), expected,
+                               rtol=1e-6)
+
+
+def test_greedy_fast_pick_equals_generic_pick():
+    rng = np.random.RandomState(5)
+    logits = rng.normal(size=(4, 1200)).astype("float32")
+    logits[0, PAD] = 30.0
+    logits[1, [START, 7, 9]] = (30.0, 20.0, 20.0)
+    scripted = ScriptedModel({})
+    tokens = np.zeros((4, 3), "int32")
+    greedy = decoding.GreedySearch()
+    fast = greedy.pick(logits, scripted, tokens, 0, None)
+    generic = decoding.TokenByTokenStrategy.pick(
+        greedy, logits, scripted, tokens, 0, None)
+    np.testing.assert_array_equal(ops.convert_to_numpy(fast[0]),
+                                  ops.convert_to_numpy(generic[0]))
+    assert ops.convert_to_numpy(fast[0])[1] == 7
+    np.testing.assert_allclose(ops.convert_to_numpy(fast[1]),
+                               ops.convert_to_numpy(generic[1]), rtol=1e-6)

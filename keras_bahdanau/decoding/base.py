@@ -20,6 +20,7 @@ from keras import ops
 
 from keras_bahdanau.decoding.repetition import ban_repeated_ngrams
 from keras_bahdanau.decoding.repetition import check_ngram_size
+from keras_bahdanau.decoding.topk import top_k
 from keras_bahdanau.layers.probability import LARGE_NEGATIVE
 
 # Longest default output: `max_length` is min(2 * source_len + 10, this).
@@ -61,6 +62,43 @@ def emittable(logits, model):
         ops.equal(ids, model.pad_id), ops.equal(ids, model.start_id)
     )
     return ops.where(banned, LARGE_NEGATIVE, logits)
+
+
+def top_emittable(logits, k: int, model):
+    """The `k` best emittable logits of each row, and its log-normaliser.
+
+    The same as `top_k(emittable(logits), k)` and `logsumexp(logits)`, in
+    fewer passes over the `(rows, vocab)` logits: the `k + 2` best raw
+    logits (blocked top-k) always hold the `k` best emittable ones (only
+    `pad_id` and `start_id` are banned), and the log-normaliser is
+    `max(logits) - log(softmax(logits)[argmax])`, exact, with a
+    probability of at least `1 / vocab` (no underflow). Per decoding step
+    at batch 64 and vocabulary 8000: 2.24 against 3.37 ms for beam 5
+    (1.5x), 0.43 against 0.75 ms for greedy (1.7x)
+    (`benchmarks/top_k.py --pipeline`, TensorFlow CPU).
+
+    Args:
+        logits: float32 `(rows, vocab)`.
+        k: the number of results, `1 <= k <= vocab` (past the emittable
+            ids, the values are `LARGE_NEGATIVE`).
+        model: the step model (`pad_id`, `start_id`).
+
+    Returns:
+        `(values, ids, log_norm)`: `(rows, k)` logits in descending order,
+        their int32 ids (ties to the lowest id) and `(rows,)`
+        `logsumexp(logits)` over the whole vocabulary.
+    """
+    vocab = logits.shape[-1]
+    raw, raw_ids = top_k(logits, min(k + 2, vocab))
+    top_prob = ops.take_along_axis(
+        ops.softmax(logits, axis=-1), raw_ids[:, :1], axis=1
+    )[:, 0]
+    log_norm = raw[:, 0] - ops.log(top_prob)
+    banned = ops.logical_or(
+        ops.equal(raw_ids, model.pad_id), ops.equal(raw_ids, model.start_id)
+    )
+    values, position = ops.top_k(ops.where(banned, LARGE_NEGATIVE, raw), k)
+    return values, ops.take_along_axis(raw_ids, position, axis=1), log_norm
 
 
 def empty_rows(cache):
@@ -139,6 +177,24 @@ class TokenByTokenStrategy(DecodingStrategy):
         """Returns int32 `(batch,)` next tokens from emittable logits."""
         raise NotImplementedError
 
+    def pick(self, logits, model, tokens, step, noise):
+        """The next tokens and the log-normaliser of `logits`.
+
+        Args:
+            logits: float32 `(batch, vocab)` of the step.
+            model: the step model.
+            tokens: int32 `(batch, max_length)` outputs so far.
+            step: the column the next token goes to.
+            noise: this step's random numbers, or None.
+
+        Returns:
+            `(tokens, log_norm)`: int32 `(batch,)` choices among the
+            emittable, not n-gram-blocked tokens (`choose`) and `(batch,)`
+            `logsumexp(logits)`.
+        """
+        token = self.choose(self.allowed(logits, model, tokens, step), noise)
+        return token, ops.logsumexp(logits, axis=-1)
+
     def search(self, model, source_ids, max_length, noise,
                return_alignments) -> dict:
         state, cache = model.encode(source_ids)
@@ -162,9 +218,7 @@ class TokenByTokenStrategy(DecodingStrategy):
         def body(t, prev, state, tokens, scores, finished, alignments):
             logits, state, weights = model.decode_step(prev, state, cache)
             step_noise = None if noise is None else noise[t]
-            token = self.choose(
-                self.allowed(logits, model, tokens, t), step_noise
-            )
+            token, log_norm = self.pick(logits, model, tokens, t, step_noise)
             # An all-padding source decodes to end_id at once.
             token = ops.where(
                 ops.logical_and(empty, ops.equal(t, 0)), model.end_id, token
@@ -172,7 +226,7 @@ class TokenByTokenStrategy(DecodingStrategy):
             token = ops.where(finished, model.pad_id, token)
             # log_softmax at the chosen id only: no (batch, vocab) output.
             chosen = ops.take_along_axis(logits, token[:, None], axis=1)
-            chosen = chosen[:, 0] - ops.logsumexp(logits, axis=-1)
+            chosen = chosen[:, 0] - log_norm
             scores = scores + ops.where(finished, 0.0, chosen)
             tokens = write_column(tokens, t, token)
             if return_alignments:

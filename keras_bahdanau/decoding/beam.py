@@ -5,6 +5,7 @@ from keras import ops
 from keras_bahdanau.decoding.base import DecodingStrategy
 from keras_bahdanau.decoding.base import empty_rows
 from keras_bahdanau.decoding.base import register
+from keras_bahdanau.decoding.base import top_emittable
 from keras_bahdanau.decoding.base import write_column
 from keras_bahdanau.decoding.topk import top_k
 from keras_bahdanau.layers.probability import LARGE_NEGATIVE
@@ -153,11 +154,17 @@ class BeamSearch(DecodingStrategy):
             # then the best k of those k * per_beam per sentence: the same
             # as the top k of all k * vocab continuations, without a
             # (rows, vocab) log_softmax, sum or top_k over all of them.
-            log_norm = ops.logsumexp(logits, axis=-1)
-            scores = self.allowed(
-                logits, model, ops.reshape(alive_seq, (-1, max_length)), t
-            )
-            best, best_token = top_k(scores, per_beam)
+            if self.no_repeat_ngram_size:
+                log_norm = ops.logsumexp(logits, axis=-1)
+                scores = self.allowed(
+                    logits, model, ops.reshape(alive_seq, (-1, max_length)),
+                    t,
+                )
+                best, best_token = top_k(scores, per_beam)
+            else:
+                best, best_token, log_norm = top_emittable(
+                    logits, per_beam, model
+                )
             best_logp = best - ops.expand_dims(log_norm, -1)
             # An all-padding source decodes to end_id at once.
             force = ops.expand_dims(

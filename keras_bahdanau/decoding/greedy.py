@@ -4,6 +4,7 @@ from keras import ops
 
 from keras_bahdanau.decoding.base import TokenByTokenStrategy
 from keras_bahdanau.decoding.base import register
+from keras_bahdanau.decoding.base import top_emittable
 from keras_bahdanau.decoding.topk import top_k
 
 
@@ -31,3 +32,11 @@ class GreedySearch(TokenByTokenStrategy):
         # the logits (a negative-zero fix). Ties go to the lowest id in both.
         # The blocked top_k reads the logits once (`decoding/topk.py`).
         return ops.cast(top_k(logits, 1)[1][:, 0], "int32")
+
+    def pick(self, logits, model, tokens, step, noise):
+        if self.no_repeat_ngram_size:
+            return super().pick(logits, model, tokens, step, noise)
+        # Without n-gram blocking: no (batch, vocab) ban pass and a cheaper
+        # log-normaliser (`top_emittable`); the same tokens and scores.
+        _, ids, log_norm = top_emittable(logits, 1, model)
+        return ids[:, 0], log_norm
