@@ -6,6 +6,7 @@ Bahdanau attention 512, batch 64, and the vocabulary projection reading the
 decoder state only (`deep_output=False`, as TFA's `BasicDecoder` output).
 """
 
+import json
 import os
 import resource
 import statistics
@@ -96,6 +97,53 @@ def median_seconds(fn, steps: int, warmup: int) -> float:
         _block(fn())
         times.append(time.perf_counter() - start)
     return statistics.median(times)
+
+
+def interleaved_rounds(
+    functions: dict, rounds: int, steps: int, fields: dict,
+    per_call: int = 1, suffix: str = "_ms", digits: int = 2,
+) -> dict:
+    """Times `functions` side by side, their order reversed every round.
+
+    Each round takes `median_seconds` of every function (3 warm-up calls)
+    and prints one JSON line: `{"kind": "round", **fields, "round": i,
+    "<name><suffix>": milliseconds / per_call, ...}`.
+
+    Returns:
+        `{name: [seconds / per_call of each round]}`.
+    """
+    per_round = {name: [] for name in functions}
+    for round_index in range(rounds):
+        order = list(functions)
+        if round_index % 2:
+            order.reverse()
+        for name in order:
+            seconds = median_seconds(functions[name], steps, 3)
+            per_round[name].append(seconds / per_call)
+        print(json.dumps({
+            "kind": "round",
+            **fields,
+            "round": round_index,
+            **{f"{name}{suffix}": round(v[-1] * 1000, digits)
+               for name, v in per_round.items()},
+        }), flush=True)
+    return per_round
+
+
+def speedup_summary(
+    per_round: dict, baseline: str, candidate: str, suffix: str = "_ms",
+    digits: int = 2,
+) -> dict:
+    """Median times (ms) of two functions of `interleaved_rounds` and the
+    median of the per-round ratios `baseline / candidate`."""
+    ratios = [b / c for b, c in zip(per_round[baseline], per_round[candidate])]
+    return {
+        **{f"{name}{suffix}": round(statistics.median(per_round[name]) * 1000,
+                                    digits)
+           for name in (baseline, candidate)},
+        "speedup_per_round": [round(r, 2) for r in ratios],
+        "speedup": round(statistics.median(ratios), 2),
+    }
 
 
 def _block(result):

@@ -15,11 +15,11 @@ with the median of the per-round ratios.
 
 import argparse
 import json
-import statistics
 
 import numpy as np
+from common import interleaved_rounds
 from common import keras
-from common import median_seconds
+from common import speedup_summary
 from common import tf
 
 from keras_bahdanau.models.losses import token_cross_entropy
@@ -67,33 +67,15 @@ def main() -> None:
             "keras": loss_and_gradient(keras_per_token, labels, logits),
             "ours": loss_and_gradient(token_cross_entropy, labels, logits),
         }
-        per_round = {name: [] for name in functions}
-        for round_index in range(args.rounds):
-            order = list(functions)
-            if round_index % 2:
-                order.reverse()
-            for name in order:
-                per_round[name].append(
-                    median_seconds(functions[name], args.steps, 3)
-                )
-            print(json.dumps({
-                "kind": "round",
-                "length": length,
-                "round": round_index,
-                **{f"{k}_ms": round(v[-1] * 1000, 2)
-                   for k, v in per_round.items()},
-            }), flush=True)
-        ratios = [k / o for k, o in zip(per_round["keras"], per_round["ours"])]
+        per_round = interleaved_rounds(
+            functions, args.rounds, args.steps, {"length": length}
+        )
         print(json.dumps({
             "kind": "summary",
             "length": length,
             "logits_shape": [BATCH, length, VOCAB],
-            "keras_ms": round(statistics.median(per_round["keras"]) * 1e3, 2),
-            "ours_ms": round(statistics.median(per_round["ours"]) * 1e3, 2),
-            "speedup_per_round": [round(r, 2) for r in ratios],
-            "speedup": round(statistics.median(ratios), 2),
+            **speedup_summary(per_round, "keras", "ours"),
         }), flush=True)
-
 
 if __name__ == "__main__":
     main()

@@ -10,12 +10,12 @@ a summary with the median of the per-round ratios.
 
 import argparse
 import json
-import statistics
 
 from common import build_ours
+from common import interleaved_rounds
 from common import kb
 from common import keras
-from common import median_seconds
+from common import speedup_summary
 from common import tf
 
 
@@ -48,31 +48,12 @@ def main() -> None:
             kb.optimizers.Adam(1e-3), variables, gradients
         ),
     }
-    per_round = {name: [] for name in functions}
-    for round_index in range(args.rounds):
-        order = list(functions)
-        if round_index % 2:
-            order.reverse()
-        for name in order:
-            seconds = median_seconds(functions[name], args.steps, 3)
-            per_round[name].append(seconds)
-        record = {
-            "kind": "round",
-            "round": round_index,
-            **{f"{k}_ms": round(v[-1] * 1000, 2) for k, v in
-               per_round.items()},
-        }
-        print(json.dumps(record), flush=True)
-    ratios = [k / o for k, o in zip(per_round["keras"], per_round["ours"])]
+    per_round = interleaved_rounds(functions, args.rounds, args.steps, {})
     print(json.dumps({
         "kind": "summary",
         "weights": int(sum(v.numpy().size for v in variables)),
-        "keras_ms": round(statistics.median(per_round["keras"]) * 1000, 2),
-        "ours_ms": round(statistics.median(per_round["ours"]) * 1000, 2),
-        "speedup_per_round": [round(r, 2) for r in ratios],
-        "speedup": round(statistics.median(ratios), 2),
+        **speedup_summary(per_round, "keras", "ours"),
     }))
-
 
 if __name__ == "__main__":
     main()

@@ -16,10 +16,10 @@ and a summary per case with the median of the per-round ratios.
 
 import argparse
 import json
-import statistics
 
 import numpy as np
-from common import median_seconds
+from common import interleaved_rounds
+from common import speedup_summary
 from common import tf
 from keras import ops
 
@@ -84,36 +84,19 @@ def main() -> None:
             "ops": step_loop(lambda s, r: slow(s, k), scores),
             "blocked": step_loop(lambda s, r: fast(s, k), scores),
         }
-        per_round = {key: [] for key in functions}
-        for round_index in range(args.rounds):
-            order = list(functions)
-            if round_index % 2:
-                order.reverse()
-            for key in order:
-                seconds = median_seconds(functions[key], args.calls, 3)
-                per_round[key].append(seconds / STEPS)
-            print(json.dumps({
-                "kind": "round",
-                "case": name,
-                "round": round_index,
-                **{f"{key}_ms_per_step": round(v[-1] * 1e3, 3)
-                   for key, v in per_round.items()},
-            }), flush=True)
-        ratios = [o / b for o, b in zip(per_round["ops"], per_round["blocked"])]
+        per_round = interleaved_rounds(
+            functions, args.rounds, args.calls, {"case": name},
+            per_call=STEPS, suffix="_ms_per_step", digits=3,
+        )
         print(json.dumps({
             "kind": "summary",
             "case": name,
             "pipeline": args.pipeline,
             "scores_shape": [rows, VOCAB],
             "k": k,
-            "ops_ms_per_step": round(
-                statistics.median(per_round["ops"]) * 1e3, 3),
-            "blocked_ms_per_step": round(
-                statistics.median(per_round["blocked"]) * 1e3, 3),
-            "speedup_per_round": [round(r, 2) for r in ratios],
-            "speedup": round(statistics.median(ratios), 2),
+            **speedup_summary(per_round, "ops", "blocked",
+                              suffix="_ms_per_step", digits=3),
         }), flush=True)
-
 
 if __name__ == "__main__":
     main()
