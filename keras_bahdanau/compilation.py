@@ -1,17 +1,93 @@
-"""Compiles a decoding function for the active Keras backend.
+"""Compiles functions for the active Keras backend.
 
 The decoding loops themselves use `keras.ops` only. Running such a loop
 eagerly would dispatch every op from Python, so the model wraps the whole
 search once per configuration: `tf.function` on TensorFlow (with the
 model's `jit_compile` setting), `jax.jit` with the model variables passed in
 explicitly through `keras.StatelessScope` on JAX (so updated weights are
-seen without retracing), and plain eager execution on PyTorch. This module
-is the only place in the package that knows which backend is running.
+seen without retracing), and plain eager execution on PyTorch.
+
+`fuse` compiles a small `keras.ops` function (the attention step) into one
+XLA kernel on TensorFlow, inside graphs that are otherwise not compiled.
+This module is the only place in the package that knows which backend is
+running.
 """
 
+import contextlib
+import functools
+import threading
 from typing import Callable
 
 import keras
+
+
+def fuse(function: Callable) -> Callable:
+    """Returns `function` compiled into one fused kernel where that helps.
+
+    On TensorFlow, the function becomes one XLA cluster
+    (`tf.function(jit_compile=True)`) inside whatever graph calls it, so
+    its element-wise ops, reductions and small products run as a single
+    compiled kernel instead of one TensorFlow op each; the rest of the graph
+    stays as it is. Inside `unfused()` it is traced as plain ops. JAX
+    already compiles the whole computation that calls it, and PyTorch runs
+    it as is: both get `function` unchanged.
+
+    Args:
+        function: a `keras.ops` function of tensors.
+
+    Returns:
+        A callable with the same arguments and results.
+    """
+    if not fusion_available():
+        return function
+    import tensorflow as tf
+
+    compiled = tf.function(
+        function, jit_compile=True, reduce_retracing=True, autograph=False
+    )
+
+    @functools.wraps(function)
+    def run(*args):
+        if _fusion.off:
+            return function(*args)
+        return compiled(*args)
+
+    return run
+
+
+def fusion_available() -> bool:
+    """Whether `fuse` compiles functions (TensorFlow) or returns them as
+    they are (JAX, PyTorch)."""
+    return keras.config.backend() == "tensorflow"
+
+
+class _Fusion(threading.local):
+    off = False
+
+
+_fusion = _Fusion()
+
+
+@contextlib.contextmanager
+def unfused():
+    """Traces `fuse`d functions as plain ops within the block.
+
+    For graphs that must run where XLA is not available: a SavedModel for
+    TensorFlow Serving (whose XLA CPU JIT is off by default) or for
+    conversion. `Translator.export` traces its endpoint inside this block.
+
+    Example:
+
+    >>> from keras_bahdanau.compilation import unfused
+    >>> with unfused():
+    ...     pass  # trace the graph to export here
+    """
+    previous = _fusion.off
+    _fusion.off = True
+    try:
+        yield
+    finally:
+        _fusion.off = previous
 
 
 def compile_function(model: keras.Model, function: Callable) -> Callable:

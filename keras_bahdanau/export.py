@@ -6,6 +6,7 @@ import keras
 import tensorflow as tf
 
 from keras_bahdanau import decoding
+from keras_bahdanau.compilation import unfused
 
 
 def export_saved_model(translator, path: str) -> str:
@@ -68,11 +69,14 @@ def export_saved_model(translator, path: str) -> str:
     archive.track(model)
     archive.track(source_tokenizer)
     archive.track(target_tokenizer)
-    archive.add_endpoint(
-        "serve",
-        serve,
-        input_signature=[tf.TensorSpec([None], tf.string, name="texts")],
-    )
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    archive.write_out(path, verbose=False)
+    # No XLA clusters in the SavedModel: TensorFlow Serving's XLA CPU JIT
+    # is off by default.
+    with unfused():
+        archive.add_endpoint(
+            "serve",
+            serve,
+            input_signature=[tf.TensorSpec([None], tf.string, name="texts")],
+        )
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        archive.write_out(path, verbose=False)
     return path

@@ -306,6 +306,128 @@ def test_gradient_wrt_values_is_zero_at_padding():
     assert np.all(np.abs(grad[mask]).sum(-1) > 0)
 
 
+# ------------------------------------------- fused one-step attention
+def _attend(layer, query, values, mask, fused):
+    """`attend` as a decoder calls it (values zeroed at padding)."""
+    if mask is not None:
+        values = np.where(mask[:, :, None], values, 0.0).astype(values.dtype)
+    keys = layer.precompute_keys(values)
+    projected = keras.ops.matmul(query, layer.W_a)
+    return layer.attend(projected, values, keys, mask, fused=fused)
+
+
+@pytest.mark.parametrize("normalize", [False, True])
+@pytest.mark.parametrize("masked", [False, True])
+def test_fused_attend_matches_reference_and_unfused(normalize, masked):
+    query, values, mask = make_inputs()
+    mask = mask if masked else None
+    layer = built_layer(query, values, normalize=normalize)
+    fused = [checks.to_numpy(x) for x in _attend(layer, query, values, mask,
+                                                  True)]
+    plain = [checks.to_numpy(x) for x in _attend(layer, query, values, mask,
+                                                  False)]
+    expected = reference.layer_attention(layer, query, values, mask)
+    for got, separate, want in zip(fused, plain, expected):
+        np.testing.assert_allclose(got, want, atol=1e-5, rtol=0)
+        np.testing.assert_allclose(got, separate, atol=2e-6, rtol=0)
+    if masked:
+        assert np.all(fused[1][~mask] == 0.0)
+
+
+def test_fused_attend_padding_and_all_padding_rows():
+    query, values, mask = make_inputs()
+    mask[1] = False
+    layer = built_layer(query, values)
+    context, weights = (checks.to_numpy(x) for x in _attend(
+        layer, query, values, mask, True))
+    assert np.all(np.isfinite(context)) and np.all(np.isfinite(weights))
+    assert np.all(weights[1] == 0.0) and np.all(context[1] == 0.0)
+    changed = values.copy()
+    changed[~mask] = 1e4 * np.random.RandomState(5).normal(
+        size=changed[~mask].shape)
+    again = _attend(layer, query, changed, mask, True)
+    checks.assert_same_outputs((context, weights), again)
+
+
+def test_fused_attend_gradient_equals_unfused():
+    query, values, mask = make_inputs()
+    layer = built_layer(query, values)
+
+    def loss(fused):
+        def function(q):
+            context, weights = _attend(layer, q, values, mask, fused)
+            return keras.ops.sum(context**2) + keras.ops.sum(
+                weights * np.arange(TV, dtype="float32"))
+        return function
+
+    np.testing.assert_allclose(
+        checks.gradient(loss(True), query),
+        checks.gradient(loss(False), query), atol=1e-5, rtol=0)
+
+
+def test_fused_step_is_exact_in_float64():
+    from keras_bahdanau.layers.fused_step import softmax_attention_step
+
+    # float64 on TensorFlow; float32 elsewhere (`checks.gradient_dtype`).
+    dtype = checks.gradient_dtype()
+    atol = 1e-12 if dtype == "float64" else 1e-6
+    rng = np.random.RandomState(3)
+    query = rng.normal(size=(B, UNITS))
+    keys = rng.normal(size=(B, TV, UNITS))
+    values = rng.normal(size=(B, TV, DV))
+    v_a = rng.normal(size=(UNITS, 1))
+    mask = make_inputs()[2]
+    values[~mask] = 0.0
+    context, weights = softmax_attention_step(
+        *(keras.ops.convert_to_tensor(x, dtype)
+          for x in (query, keys, values)),
+        keras.ops.convert_to_tensor(mask),
+        keras.ops.convert_to_tensor(v_a, dtype),
+    )
+    scores = (np.tanh(query[:, None] + keys) @ v_a)[..., 0]
+    expected = reference.masked_softmax(scores, mask)
+    assert checks.dtype_name(weights) == dtype
+    np.testing.assert_allclose(checks.to_numpy(weights), expected,
+                               atol=atol, rtol=0)
+    np.testing.assert_allclose(
+        checks.to_numpy(context), np.einsum("bv,bvd->bd", expected, values),
+        atol=atol, rtol=0)
+
+
+def _xla_clusters(function):
+    """Names of the XLA-compiled functions in `function`'s traced graph."""
+    import tensorflow as tf
+
+    graph = tf.function(function, autograph=False).get_concrete_function(
+        tf.TensorSpec((2, 3), tf.float32)).graph.as_graph_def()
+    return [f.signature.name for f in graph.library.function
+            if f.attr["_XlaMustCompile"].b]
+
+
+def test_fuse_compiles_with_xla_on_tensorflow_only():
+    from keras_bahdanau.compilation import fuse
+    from keras_bahdanau.compilation import unfused
+
+    def function(x):
+        return keras.ops.tanh(x) * 2.0
+
+    fused = fuse(function)
+    if checks.backend() != "tensorflow":
+        assert fused is function
+        return
+
+    def caller(x):
+        return fused(x) + 1.0
+
+    assert len(_xla_clusters(caller)) == 1
+    with unfused():
+        assert _xla_clusters(caller) == []
+    assert len(_xla_clusters(caller)) == 1  # the block restores fusion
+    x = np.ones((2, 3), "float32")
+    np.testing.assert_allclose(checks.to_numpy(fused(x)), 2 * np.tanh(x),
+                               atol=1e-6)
+
+
 # ----------------------------------------------------------------- saving
 def test_config_round_trip():
     layer = kb.BahdanauAttention(

@@ -293,3 +293,14 @@ def test_export_saved_model_in_fresh_process(trained, tmp_path):
     import json
 
     assert json.loads(result.stdout.strip().splitlines()[-1]) == expected
+    # No XLA clusters (the fused attention step is traced unfused):
+    # TensorFlow Serving runs the SavedModel without its XLA CPU JIT.
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    saved = saved_model_pb2.SavedModel()
+    with open(os.path.join(path, "saved_model.pb"), "rb") as f:
+        saved.ParseFromString(f.read())
+    functions = saved.meta_graphs[0].graph_def.library.function
+    assert functions and not any(
+        f.attr["_XlaMustCompile"].b for f in functions
+    )

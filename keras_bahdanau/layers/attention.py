@@ -5,6 +5,8 @@ from typing import Callable
 import keras
 from keras import ops
 
+from keras_bahdanau.compilation import fusion_available
+from keras_bahdanau.layers.fused_step import softmax_attention_step
 from keras_bahdanau.layers.probability import LARGE_NEGATIVE
 from keras_bahdanau.layers.probability import deserialize_probability_fn
 from keras_bahdanau.layers.probability import get_probability_fn
@@ -200,6 +202,7 @@ class BahdanauAttention(keras.layers.Layer):
         keys,
         values_mask=None,
         score_weights=None,
+        fused=False,
     ):
         """Scores, normalises and reads the values for a projected query.
 
@@ -219,6 +222,15 @@ class BahdanauAttention(keras.layers.Layer):
             values_mask: optional boolean `(batch, values_len)`.
             score_weights: optional `score_weights()` result, computed
                 once for many calls; computed here when omitted.
+            fused: run a one-step softmax attention in float32 as one
+                fused kernel (`layers/fused_step.py`: XLA on TensorFlow),
+                1.7-1.9x faster on CPU. Same result to float32 rounding;
+                for inference, and for loops with a hand-written gradient
+                (automatic differentiation through it is correct but
+                slower). Only for rank-2 queries, softmax, and keys and
+                values of one dtype, float32 or float64 (the -1e9 padding
+                fill needs those), on TensorFlow (JAX compiles the whole
+                caller anyway); ignored otherwise.
 
         Returns:
             `(context, weights)` as in `call`.
@@ -234,6 +246,30 @@ class BahdanauAttention(keras.layers.Layer):
         # expand_dims and split-free shapes: the gradient of an indexing
         # slice such as keys[:, None] pads a full-size zero tensor per step.
         single_step = len(projected_query.shape) == 2
+        dtype = keras.backend.standardize_dtype(math_dtype)
+        if (
+            fused
+            and fusion_available()
+            and single_step
+            and self.probability_fn == "softmax"
+            and dtype in ("float32", "float64")
+            and keras.backend.standardize_dtype(values.dtype) == dtype
+        ):
+            if score_bias is not None:
+                projected_query = projected_query + score_bias
+            if values_mask is None:
+                values_mask = ops.ones(ops.shape(keys)[:2], "bool")
+            context, weights = softmax_attention_step(
+                projected_query,
+                keys,
+                values,
+                ops.cast(values_mask, "bool"),
+                score_vector,
+            )
+            return (
+                ops.cast(context, self.compute_dtype),
+                ops.cast(weights, self.compute_dtype),
+            )
         if single_step:
             # hidden: batch x values_len x units
             hidden = ops.expand_dims(projected_query, 1) + keys

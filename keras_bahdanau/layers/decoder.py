@@ -419,12 +419,15 @@ class AttentiveDecoder(keras.layers.Layer):
             embedded = self.embedding(ids)
         return self.embedding_dropout(embedded, training=training)
 
-    def _core(self, input_projection, state, cache, embedded=None):
+    def _core(self, input_projection, state, cache, embedded=None,
+              fused=False):
         """s_{i-1} -> (s_i, c_i, alpha_i), given E y_{i-1} projected.
 
         With `embedded` (one decoding step) instead of `input_projection`
         (teacher forcing projects all steps before the loop), the cell input
         [E y_{i-1}; c_i] takes one matmul with the stacked input kernels.
+        `fused` is passed to `BahdanauAttention.attend`: set outside
+        training, where no tape differentiates the step.
         """
         h_prev = state[0]
         kernels = cache["kernels"]
@@ -441,6 +444,7 @@ class AttentiveDecoder(keras.layers.Layer):
                 cache["keys"],
                 cache["memory_mask"],
                 score_weights=kernels["score"],
+                fused=fused,
             )
         else:
             recurrent = projected
@@ -488,7 +492,7 @@ class AttentiveDecoder(keras.layers.Layer):
         kernels = cache["kernels"]
         embedded = self._embed(prev_ids, training=training, rows_only=True)
         new_state, context, weights = self._core(
-            None, state, cache, embedded=embedded
+            None, state, cache, embedded=embedded, fused=not training
         )
         logits = self._logits(
             new_state[0], context, embedded, training, kernels
@@ -533,7 +537,9 @@ class AttentiveDecoder(keras.layers.Layer):
         else:
 
             def body(carry, x):
-                new_state, context, weights = self._core(x, carry[0], cache)
+                new_state, context, weights = self._core(
+                    x, carry[0], cache, fused=not training
+                )
                 out = (new_state, context, weights)
                 return out, out
 

@@ -13,21 +13,22 @@ loop as single large matmuls over all `time * batch` rows. The attention
 loop instead of being stored.
 
 The forward is the same computation as `AttentiveDecoder._core` for the
-`reset_after` GRU with softmax attention (the tests check it against
-automatic differentiation and finite differences, with padding and
-all-padding rows). Everything is time-major. The GRU part runs in the
-dtype of `h0` and the kernels, the attention part in the dtype of `keys`
-and `memory`: under `mixed_bfloat16` that is bfloat16 and float32, as in
-the decoder's step, with casts at the query, the context and their
-gradients (none in float32). Measured on the benchmark
-model (2-core CPU, TensorFlow): training steps 1.17x faster at length 20
+`reset_after` GRU with softmax attention, the attention being
+`fused_step.softmax_attention_step` (one XLA kernel on TensorFlow). The
+tests check it against automatic differentiation and finite differences,
+with padding and all-padding rows. Everything is time-major. The GRU
+part runs in the dtype of `h0` and the kernels, the attention part in the
+dtype of `keys` and `memory`: under `mixed_bfloat16` that is bfloat16 and
+float32, as in the decoder's step, with casts at the query, the context
+and their gradients (none in float32). Measured on the benchmark model
+(2-core CPU, TensorFlow): training steps 1.17x faster at length 20
 and 1.19x at 50 than automatic differentiation of the same loop
 (`benchmarks/train_step.py`, 2026-11-26).
 """
 
 from keras import ops
 
-from keras_bahdanau.layers.probability import LARGE_NEGATIVE
+from keras_bahdanau.layers.fused_step import softmax_attention_step
 from keras_bahdanau.layers.recurrence import gru_gates
 from keras_bahdanau.layers.recurrence import gru_gates_backward
 
@@ -69,15 +70,10 @@ def _forward(inputs, h0, keys, memory, mask, state_kernel, context_kernel,
         h = carry[0]
         projected = ops.matmul(h, state_kernel)
         query, recurrent = ops.split(projected, [attention_units], axis=-1)
-        squashed = ops.tanh(
-            ops.expand_dims(ops.cast(query, adt), 1) + keys
+        context, weights = softmax_attention_step(
+            ops.cast(query, adt), keys, memory, real, score_vector
         )
-        scores = ops.matmul(squashed, score_vector)[..., 0]
-        scores = ops.where(real, scores, LARGE_NEGATIVE)
-        weights = ops.where(real, ops.softmax(scores, axis=-1), 0.0)
-        context = ops.cast(
-            ops.matmul(ops.expand_dims(weights, 1), memory)[:, 0], cdt
-        )
+        context = ops.cast(context, cdt)
         z, r, candidate, r_h = gru_gates(
             x + ops.matmul(context, context_kernel), recurrent + recurrent_bias
         )
