@@ -4,6 +4,13 @@ backends in a subprocess (Keras picks its backend once per process).
 CI tests TensorFlow and JAX, so the JAX run is part of the default suite
 (about 7 minutes on 2 CPU cores: eager `ops.scan` and per-shape
 compilation); the torch run skips when torch is not installed.
+
+Each test file runs in its own process. With all six in one process,
+jaxlib 0.10's XLA CPU compiler crashed (SIGSEGV or SIGABRT inside
+`backend_compile_and_load`) compiling the `fit` step of the last file in
+4 of 5 runs on 2026-11-26, although that file passes alone, with
+`test_model.py` and with `test_attention.py`: the crash depends on what
+the process compiled before, not on that test alone.
 """
 
 import importlib.util
@@ -26,15 +33,18 @@ CORE_TESTS = [
 
 def run_under(backend):
     env = {**os.environ, "KERAS_BACKEND": backend}
-    result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-         *CORE_TESTS, "-m", "not slow", "-k", "not tf_only",
-         "-W", "ignore::DeprecationWarning"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=900,
-    )
-    tail = (result.stdout + result.stderr)[-6000:]
-    assert result.returncode == 0, f"{backend} run failed:\n{tail}"
-    assert " passed" in result.stdout, tail
+    failures = []
+    for path in CORE_TESTS:
+        result = subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+             path, "-m", "not slow", "-k", "not tf_only",
+             "-W", "ignore::DeprecationWarning"],
+            cwd=ROOT, env=env, capture_output=True, text=True, timeout=900,
+        )
+        tail = (result.stdout + result.stderr)[-4000:]
+        if result.returncode != 0 or " passed" not in result.stdout:
+            failures.append(f"{path} (exit {result.returncode}):\n{tail}")
+    assert not failures, f"{backend} run failed:\n" + "\n".join(failures)
 
 
 @pytest.mark.skipif(importlib.util.find_spec("jax") is None,

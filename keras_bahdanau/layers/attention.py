@@ -222,9 +222,9 @@ class BahdanauAttention(keras.layers.Layer):
             values_mask: optional boolean `(batch, values_len)`.
             score_weights: optional `score_weights()` result, computed
                 once for many calls; computed here when omitted.
-            fused: run a one-step softmax attention in float32 as one
-                fused kernel (`layers/fused_step.py`: XLA on TensorFlow),
-                1.7-1.9x faster on CPU. Same result to float32 rounding;
+            fused: run a one-step softmax attention as one fused kernel
+                (`layers/fused_step.py`: XLA on TensorFlow), 1.7-1.9x
+                faster in float32 on CPU. Same result up to rounding;
                 for inference, and for loops with a hand-written gradient
                 (automatic differentiation through it is correct but
                 slower). Only for rank-2 queries, softmax, and keys and
