@@ -7,10 +7,10 @@ Times the decoder's per-step attention at the benchmark sizes (batch 64,
 - `forward`: `_softmax_attention_step` as separate ops ("separate") vs
   `softmax_attention_step`, its `compilation.fuse` form ("fused"), which
   the package uses in decoding and in the training loop's forward;
-- `--backward`: the attention part of the hand-written backward step of
-  `layers/teacher_forcing.py` (context and softmax gradient, the tanh
-  recomputed, the query, keys and `v_a` gradients), as separate ops vs
-  fused; the package keeps it as separate ops.
+- `--backward`: `teacher_forcing.attention_backward`, the attention part
+  of the hand-written backward step (context and softmax gradient, the
+  tanh recomputed, the query, keys and `v_a` gradients), as separate ops
+  vs fused; the package keeps it as separate ops.
 
 Both sides alternate within each round; prints one JSON line per round and
 a summary with the median of the per-round ratios separate / fused.
@@ -30,27 +30,9 @@ from common import tf
 from keras_bahdanau.compilation import fuse
 from keras_bahdanau.layers.fused_step import _softmax_attention_step
 from keras_bahdanau.layers.fused_step import softmax_attention_step
+from keras_bahdanau.layers.teacher_forcing import attention_backward
 
 BATCH, UNITS, MEMORY, STEPS_PER_CALL = 64, 512, 512, 20
-
-
-def attention_backward(dc, da_out, weights, query, keys, memory, vector,
-                       d_weighted, d_vector, d_scores):
-    """The attention part of one step of `teacher_forcing._backward`."""
-    da = da_out + tf.matmul(memory, dc[..., None])[..., 0]
-    de = weights * (da - tf.reduce_sum(weights * da, -1, keepdims=True))
-    squashed = tf.tanh(query[:, None, :] + keys)
-    squared = tf.square(squashed)
-    d_query = tf.transpose(vector) * (
-        tf.reduce_sum(de, -1, keepdims=True)
-        - tf.matmul(de[:, None, :], squared)[:, 0]
-    )
-    d_vector = d_vector + tf.matmul(
-        tf.reshape(squashed, (-1, UNITS)), tf.reshape(de, (-1, 1)),
-        transpose_a=True,
-    )
-    return (d_query, d_weighted + de[..., None] * squared, d_vector,
-            d_scores + de)
 
 
 def forward_loop(step, query, keys, memory, mask, vector):
@@ -71,13 +53,14 @@ def forward_loop(step, query, keys, memory, mask, vector):
 def backward_loop(step, query, keys, memory, weights, vector):
     dc = tf.ones((BATCH, MEMORY)) * 1e-2
     da_out = tf.zeros_like(weights)
+    vector_row = tf.transpose(vector)
 
     @tf.function
     def run():
         def body(i, q, d_weighted, d_vector, d_scores):
             d_query, d_weighted, d_vector, d_scores = step(
-                dc, da_out, weights, q, keys, memory, vector, d_weighted,
-                d_vector, d_scores,
+                dc, da_out, weights, q, keys, memory, vector_row,
+                d_weighted, d_vector, d_scores,
             )
             return i + 1, q + 1e-3 * d_query, d_weighted, d_vector, d_scores
 

@@ -450,6 +450,45 @@ def test_manual_backprop_equals_automatic_differentiation(name):
     assert np.all(grad_memory[~mask] == 0)
 
 
+def test_attention_backward_equals_automatic_differentiation():
+    # One step of the hand-written backward's attention part against
+    # autodiff of the forward step, with padding and an all-padding row.
+    from keras_bahdanau.layers.fused_step import _softmax_attention_step
+    from keras_bahdanau.layers.teacher_forcing import attention_backward
+
+    rng = np.random.RandomState(3)
+    _, memory, mask = make_inputs()
+    mask[2] = False
+    query = rng.normal(size=(B, ATT)).astype("float32")
+    keys = rng.normal(size=(B, S, ATT)).astype("float32")
+    vector = rng.normal(size=(ATT, 1)).astype("float32")
+    dc = rng.normal(size=(B, D)).astype("float32")
+    da_out = rng.normal(size=(B, S)).astype("float32")
+
+    def loss(q, k, v):
+        context, weights = _softmax_attention_step(q, k, memory, mask, v)
+        return keras.ops.sum(context * dc) + keras.ops.sum(weights * da_out)
+
+    _, weights = _softmax_attention_step(query, keys, memory, mask, vector)
+    d_query, d_weighted, d_vector, d_scores = attention_backward(
+        dc, da_out, weights, query, keys, memory, vector.T,
+        np.zeros_like(keys), np.zeros_like(vector), np.zeros((B, S), "f4"),
+    )
+    d_keys = vector.T[None] * (
+        checks.to_numpy(d_scores)[..., None] - checks.to_numpy(d_weighted)
+    )
+    expected = {
+        "query": checks.gradient(lambda q: loss(q, keys, vector), query),
+        "keys": checks.gradient(lambda k: loss(query, k, vector), keys),
+        "vector": checks.gradient(lambda v: loss(query, keys, v), vector),
+    }
+    got = {"query": checks.to_numpy(d_query), "keys": d_keys,
+           "vector": checks.to_numpy(d_vector)}
+    for name, value in expected.items():
+        np.testing.assert_allclose(got[name], value, atol=1e-5, err_msg=name)
+    assert np.all(d_keys[~mask] == 0) and np.any(d_keys != 0)
+
+
 def test_manual_backprop_only_where_it_applies():
     target_ids, memory, _ = make_inputs()
     for kwargs in [dict(cell="lstm"), dict(reset_after=False),
