@@ -18,11 +18,13 @@ The patches apply while each variant's `tf.function` is traced (its first
 call) and are undone right after, so all variants live in one process and
 are timed in interleaved rounds. Benchmark model (batch 64, vocab 8000,
 embedding 256, bi-GRU 256 per direction, decoder 512, attention 512), the
-package's default Adam. Prints one JSON line per round and per variant a
+package's default Adam; `--dtype bfloat16` builds the models under
+`mixed_bfloat16`. Prints one JSON line per round and per variant a
 summary with the median time and the median of the per-round differences
 to the full step.
 
     python3 benchmarks/ablation.py [--rounds 5] [--steps 5] [--lengths 20 50]
+        [--dtype float32|bfloat16]
 """
 
 import argparse
@@ -34,6 +36,7 @@ from common import build_ours
 from common import interleaved_rounds
 from common import make_batch
 from common import train_step_function
+from common import use_bfloat16
 from keras import ops
 
 import keras_bahdanau.layers.teacher_forcing as teacher_forcing
@@ -92,12 +95,17 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--lengths", type=int, nargs="+", default=[20, 50])
+    parser.add_argument(
+        "--dtype", choices=("float32", "bfloat16"), default="float32"
+    )
     args = parser.parse_args()
+    if args.dtype == "bfloat16":
+        use_bfloat16()
     for length in args.lengths:
         functions = {
             name: traced_step(length, stubs) for name, stubs in STUBS.items()
         }
-        fields = {"bench": "ablation", "length": length}
+        fields = {"bench": "ablation", "length": length, "dtype": args.dtype}
         per_round = interleaved_rounds(
             functions, args.rounds, args.steps, fields
         )
