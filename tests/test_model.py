@@ -341,6 +341,62 @@ def test_jit_compile_training_step_matches_eager(cell):
     assert losses[True][-1] < losses[True][0]
 
 
+@pytest.mark.parametrize("policy", ["float16", "bfloat16"])
+def test_pure_half_policy_builds_trains_decodes_and_reloads(policy, tmp_path):
+    # Variables in half precision (half the weight memory). Keras'
+    # orthogonal recurrent initializer needs a QR decomposition that
+    # TensorFlow and JAX lack in bfloat16 and JAX in float16 (a plain
+    # keras.layers.GRU fails to build there); the layers draw those kernels
+    # in float32 and cast them.
+    keras.config.set_dtype_policy(policy)
+    model = tiny()
+    model.compile()
+    source, decoder_input, target = batch()
+    logits = model((source, decoder_input))
+    assert checks.dtype_name(logits) == "float32"
+    checks.assert_finite(logits)
+    assert {checks.dtype_name(w) for w in model.weights} == {policy}
+    recurrent = checks.to_numpy(
+        keras.ops.cast(model.decoder.recurrent_kernel, "float32")
+    )
+    # Orthonormal rows (to half-precision rounding), as Keras' initializer
+    # gives.
+    np.testing.assert_allclose(
+        recurrent @ recurrent.T, np.eye(model.decoder.units), atol=0.03
+    )
+    history = model.fit((source, decoder_input), target, epochs=2,
+                        batch_size=4, verbose=0)
+    assert np.all(np.isfinite(history.history["loss"]))
+    tokens = model.generate(source, max_length=5)["tokens"]
+    assert tokens.shape == (source.shape[0], 5)
+    reloaded = checks.save_and_reload(model, tmp_path)
+    checks.assert_same_outputs(model((source, decoder_input)),
+                               reloaded((source, decoder_input)))
+
+
+def test_float32_initializer_keeps_other_policies_values():
+    # The wrapper is used for half-precision variables only; elsewhere the
+    # layers keep Keras' own initializer object and its values.
+    from keras_bahdanau.layers.initializers import Float32Initializer
+    from keras_bahdanau.layers.initializers import for_variable_dtype
+
+    orthogonal = keras.initializers.Orthogonal(seed=3)
+    assert for_variable_dtype(orthogonal, "float32") is orthogonal
+    assert isinstance(for_variable_dtype(orthogonal, "float16"),
+                      Float32Initializer)
+    wrapped = for_variable_dtype(orthogonal, "bfloat16")
+    assert isinstance(wrapped, Float32Initializer)
+    np.testing.assert_array_equal(
+        checks.to_numpy(wrapped((6, 6), dtype="float32")),
+        checks.to_numpy(orthogonal((6, 6), dtype="float32")),
+    )
+    restored = Float32Initializer.from_config(wrapped.get_config())
+    np.testing.assert_array_equal(
+        checks.to_numpy(restored((6, 6), dtype="float32")),
+        checks.to_numpy(orthogonal((6, 6), dtype="float32")),
+    )
+
+
 @pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
 def test_mixed_precision_training(policy):
     keras.config.set_dtype_policy(policy)

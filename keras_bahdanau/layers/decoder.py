@@ -6,6 +6,7 @@ import keras
 from keras import ops
 
 from keras_bahdanau.layers.attention import BahdanauAttention
+from keras_bahdanau.layers.initializers import for_variable_dtype
 from keras_bahdanau.layers.probability import deserialize_probability_fn
 from keras_bahdanau.layers.probability import serialize_probability_fn
 from keras_bahdanau.layers.probability import upcast_dtype
@@ -259,7 +260,9 @@ class AttentiveDecoder(keras.layers.Layer):
         self.recurrent_kernel = self.add_weight(
             name="recurrent_kernel",
             shape=(self.units, gate_units),
-            initializer=self.recurrent_initializer,
+            initializer=for_variable_dtype(
+                self.recurrent_initializer, self.variable_dtype
+            ),
         )
         self.bias = self.add_weight(
             name="bias",

@@ -4,6 +4,7 @@ import keras
 from keras import ops
 
 from keras_bahdanau.layers.bigru import bidirectional_gru
+from keras_bahdanau.layers.initializers import for_variable_dtype
 from keras_bahdanau.layers.recurrence import hand_written_gradient_supported
 from keras_bahdanau.layers.validation import check_choice
 from keras_bahdanau.layers.validation import check_positive_int
@@ -102,6 +103,10 @@ class BidirectionalEncoder(keras.layers.Layer):
             name="birnn",
             dtype=self.dtype_policy,
         )
+        for direction in (self.rnn.forward_layer, self.rnn.backward_layer):
+            direction.cell.recurrent_initializer = for_variable_dtype(
+                direction.cell.recurrent_initializer, self.variable_dtype
+            )
         # See "Attributes" and `_fused_rnn_applies`.
         self.fused_rnn = True
 
