@@ -341,6 +341,19 @@ def test_jit_compile_training_step_matches_eager(cell):
     assert losses[True][-1] < losses[True][0]
 
 
+def compiled_under(policy):
+    """The compiled `tiny` model built under `policy`, and its batch; its
+    logits are float32 and finite."""
+    keras.config.set_dtype_policy(policy)
+    model = tiny()
+    model.compile()
+    data = batch()
+    logits = model(data[:2])
+    assert checks.dtype_name(logits) == "float32"
+    checks.assert_finite(logits)
+    return model, data
+
+
 @pytest.mark.parametrize("policy", ["float16", "bfloat16"])
 def test_pure_half_policy_builds_trains_decodes_and_reloads(policy, tmp_path):
     # Variables in half precision (half the weight memory). Keras'
@@ -348,13 +361,7 @@ def test_pure_half_policy_builds_trains_decodes_and_reloads(policy, tmp_path):
     # TensorFlow and JAX lack in bfloat16 and JAX in float16 (a plain
     # keras.layers.GRU fails to build there); the layers draw those kernels
     # in float32 and cast them.
-    keras.config.set_dtype_policy(policy)
-    model = tiny()
-    model.compile()
-    source, decoder_input, target = batch()
-    logits = model((source, decoder_input))
-    assert checks.dtype_name(logits) == "float32"
-    checks.assert_finite(logits)
+    model, (source, decoder_input, target) = compiled_under(policy)
     assert {checks.dtype_name(w) for w in model.weights} == {policy}
     recurrent = checks.to_numpy(
         keras.ops.cast(model.decoder.recurrent_kernel, "float32")
@@ -386,27 +393,18 @@ def test_float32_initializer_keeps_other_policies_values():
                       Float32Initializer)
     wrapped = for_variable_dtype(orthogonal, "bfloat16")
     assert isinstance(wrapped, Float32Initializer)
-    np.testing.assert_array_equal(
-        checks.to_numpy(wrapped((6, 6), dtype="float32")),
-        checks.to_numpy(orthogonal((6, 6), dtype="float32")),
-    )
     restored = Float32Initializer.from_config(wrapped.get_config())
-    np.testing.assert_array_equal(
-        checks.to_numpy(restored((6, 6), dtype="float32")),
-        checks.to_numpy(orthogonal((6, 6), dtype="float32")),
-    )
+    expected = checks.to_numpy(orthogonal((6, 6), dtype="float32"))
+    for initializer in (wrapped, restored):
+        np.testing.assert_array_equal(
+            checks.to_numpy(initializer((6, 6), dtype="float32")), expected
+        )
 
 
 @pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
 def test_mixed_precision_training(policy):
-    keras.config.set_dtype_policy(policy)
-    model = tiny()
-    model.compile()
-    source, decoder_input, target = batch()
-    logits = model((source, decoder_input))
-    assert checks.dtype_name(logits) == "float32"
+    model, (source, decoder_input, target) = compiled_under(policy)
     assert model.decoder.compute_dtype == policy.split("_")[1]
-    checks.assert_finite(logits)
     before = [checks.to_numpy(w) for w in model.trainable_weights]
     history = model.fit((source, decoder_input), target, epochs=2,
                         batch_size=4, verbose=0)

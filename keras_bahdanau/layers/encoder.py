@@ -103,6 +103,9 @@ class BidirectionalEncoder(keras.layers.Layer):
             name="birnn",
             dtype=self.dtype_policy,
         )
+        # Wrapped after construction rather than passed to the RNN: Keras
+        # draws a default seed when it creates an initializer, so a new one
+        # here would shift every later seed (layers/initializers.py).
         for direction in (self.rnn.forward_layer, self.rnn.backward_layer):
             direction.cell.recurrent_initializer = for_variable_dtype(
                 direction.cell.recurrent_initializer, self.variable_dtype
