@@ -123,6 +123,12 @@ def as_pairs(pairs_or_path, reverse: bool = False) -> list[tuple[str, str]]:
         TypeError: if the argument, or an item or side of an item, has the
             wrong type (the message names the index).
         ValueError: if the list is empty or an item is not a pair.
+
+    Example:
+
+    >>> import keras_bahdanau as kb
+    >>> kb.as_pairs([("Hello.", "नमस्ते।")], reverse=True)
+    [('नमस्ते।', 'Hello.')]
     """
     if isinstance(pairs_or_path, (str, os.PathLike)):
         return load_pairs(pairs_or_path, reverse=reverse)
@@ -187,6 +193,14 @@ def split_pairs(
     Raises:
         ValueError: if a fraction is outside `[0, 1)`, the fractions add up
             to 1 or more, or no pair would be left for training.
+
+    Example:
+
+    >>> import keras_bahdanau as kb
+    >>> train, validation, test = kb.split_pairs(
+    ...     list(range(10)), validation_split=0.2, test_split=0.1, seed=0)
+    >>> len(train), len(validation), len(test)
+    (7, 2, 1)
     """
     for name, value in (
         ("validation_split", validation_split),
@@ -237,6 +251,12 @@ def default_pairs_path() -> str:
 
     Returns:
         The file's path as a string.
+
+    Example:
+
+    >>> import keras_bahdanau as kb
+    >>> kb.default_pairs_path().endswith("hin-eng.tsv")
+    True
     """
     resource = importlib.resources.files("keras_bahdanau.data")
     return str(resource.joinpath(DEFAULT_PAIRS_FILENAME))
@@ -250,5 +270,12 @@ def load_default_pairs(reverse: bool = False) -> list[tuple[str, str]]:
 
     Returns:
         A list of `(source, target)` pairs.
+
+    Example:
+
+    >>> import keras_bahdanau as kb
+    >>> pairs = kb.load_default_pairs(reverse=True)
+    >>> len(pairs), pairs[0]
+    (2949, ('वाह!', 'Wow!'))
     """
     return load_pairs(default_pairs_path(), reverse=reverse)

@@ -131,6 +131,12 @@ def reversal_text_pairs(
 
     Returns:
         A list of `(source, reversed source)` string pairs.
+
+    Example:
+
+    >>> import keras_bahdanau as kb
+    >>> kb.reversal_text_pairs(1, seed=0)
+    [('5 0 3 3 7 9 3', '3 9 7 3 3 0 5')]
     """
     _check_lengths(num_samples, min_length, max_length, vocab_size)
     rng = np.random.RandomState(seed)
@@ -172,6 +178,12 @@ def date_text_pairs(num_samples: int, seed: int = 0) -> list[tuple[str, str]]:
 
     Returns:
         A list of `(written date, ISO date)` string pairs.
+
+    Example:
+
+    >>> import keras_bahdanau as kb
+    >>> kb.date_text_pairs(2, seed=0)
+    [('1957 june 25', '1957-06-25'), ('29/02/2008', '2008-02-29')]
     """
     _check_lengths(num_samples, 1, 1, 1)
     rng = np.random.RandomState(seed)

@@ -171,7 +171,18 @@ class DecodingStrategy:
 
 
 class TokenByTokenStrategy(DecodingStrategy):
-    """One token per row and step; subclasses choose it in `choose`."""
+    """One token per row and step; subclasses choose it in `choose`.
+
+    The shared loop encodes once, calls `model.decode_step` per step,
+    keeps `pad_id`/`start_id` (and blocked n-grams) out of `choose`'s
+    logits, scores each emitted token by its log-softmax, stops a row
+    after `end_id` and pads it. A new strategy only picks the token; see
+    `register` for an example.
+
+    Args:
+        no_repeat_ngram_size: None (off) or n >= 1, as in
+            `DecodingStrategy`.
+    """
 
     def choose(self, logits, noise):
         """Returns int32 `(batch,)` next tokens from emittable logits."""
@@ -252,7 +263,33 @@ _REGISTRY: "dict[str, Callable]" = {}
 
 
 def register(name: str):
-    """Class decorator adding a strategy to the registry under `name`."""
+    """Class decorator adding a strategy to the registry under `name`.
+
+    `model.generate(..., strategy=name)` and `get(name, ...)` then build
+    it; its constructor arguments are taken from `generate`'s settings.
+
+    Args:
+        name: the `strategy` string that selects the class.
+
+    Returns:
+        The decorator; it sets `cls.name` and returns the class unchanged.
+
+    Example:
+
+    >>> import numpy as np
+    >>> from keras import ops
+    >>> import keras_bahdanau as kb
+    >>> from keras_bahdanau import decoding
+    >>> @decoding.register("runner_up")
+    ... class RunnerUp(decoding.TokenByTokenStrategy):
+    ...     def choose(self, logits, noise):  # the second most likely token
+    ...         return ops.cast(ops.top_k(logits, 2)[1][:, 1], "int32")
+    >>> model = kb.build_model(12, 12, preset="tiny")
+    >>> out = model.generate(np.array([[4, 5, 6]]), strategy="runner_up",
+    ...                      max_length=4)
+    >>> out["tokens"].shape, out["scores"].shape
+    ((1, 4), (1,))
+    """
 
     def decorator(cls):
         cls.name = name
@@ -277,6 +314,13 @@ def get(name: str, **settings) -> DecodingStrategy:
 
     Raises:
         ValueError: unknown name or invalid settings.
+
+    Example:
+
+    >>> from keras_bahdanau import decoding
+    >>> beam = decoding.get("beam", beam_size=3, temperature=0.7)
+    >>> type(beam).__name__, beam.beam_size
+    ('BeamSearch', 3)
     """
     if name not in _REGISTRY:
         raise ValueError(

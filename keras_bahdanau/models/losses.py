@@ -123,6 +123,24 @@ class MaskedTokenAccuracy(keras.metrics.Metric):
     Args:
         pad_id: the target id to ignore.
         name: metric name.
+
+    Call arguments (`update_state`):
+        y_true: int `(batch, steps)` target ids.
+        y_pred: `(batch, steps, vocab)` logits or probabilities.
+        sample_weight: optional `(batch, steps)` weights.
+
+    Returns:
+        `result()`: correct real tokens / real tokens (0 when none).
+
+    Example:
+
+    >>> import numpy as np
+    >>> import keras_bahdanau as kb
+    >>> metric = kb.MaskedTokenAccuracy(pad_id=0)
+    >>> y_pred = np.eye(5)[[[3, 1, 2]]]  # predicts ids 3, 1, 2
+    >>> metric.update_state(np.array([[3, 4, 0]]), y_pred)
+    >>> float(metric.result())  # 1 of 2 real tokens; the pad is ignored
+    0.5
     """
 
     def __init__(self, pad_id: int = 0, name: str = "accuracy", **kwargs):
