@@ -19,6 +19,7 @@ import threading
 from typing import Callable
 
 import keras
+import numpy as np
 
 
 def fuse(function: Callable) -> Callable:
@@ -124,3 +125,50 @@ def compile_function(model: keras.Model, function: Callable) -> Callable:
 
         return run
     return function
+
+
+def concrete_value(x) -> "np.ndarray | None":
+    """`x` as a NumPy array when its values exist now, else `None`.
+
+    Values exist for NumPy arrays, Python lists and eager tensors; they do
+    not for symbolic tensors (a `tf.function` trace, a JAX tracer under
+    `jax.jit`, a `keras.KerasTensor`, a PyTorch meta tensor). Checks of
+    token ids use it: they run on eager calls and are skipped inside
+    compiled steps, which cannot raise on data.
+
+    Args:
+        x: an array, a list, or a tensor of the active backend.
+
+    Returns:
+        A NumPy array, or `None` when `x` is symbolic.
+
+    Example:
+
+    >>> import numpy as np
+    >>> from keras_bahdanau.compilation import concrete_value
+    >>> concrete_value(np.array([1, 2])).tolist()
+    [1, 2]
+    >>> concrete_value(keras.KerasTensor((2,))) is None
+    True
+    """
+    if isinstance(x, np.ndarray):
+        return x
+    if isinstance(x, (list, tuple, int, float)):
+        return np.asarray(x)
+    if isinstance(x, keras.KerasTensor):
+        return None
+    backend = keras.config.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        if not tf.is_tensor(x) or tf.is_symbolic_tensor(x):
+            return None
+    elif backend == "jax":
+        import jax
+
+        if isinstance(x, jax.core.Tracer):
+            return None
+    elif backend == "torch":
+        if getattr(getattr(x, "device", None), "type", None) == "meta":
+            return None
+    return keras.ops.convert_to_numpy(x)

@@ -97,6 +97,19 @@ def test_mask_shape_mismatch(mask_shape):
         layer(query, values, values_mask=np.ones(mask_shape, bool))
 
 
+@pytest.mark.parametrize("which", ["query", "values"])
+def test_feature_size_must_match_the_built_layer(which):
+    query, values, _ = make_inputs()
+    layer = built_layer(query, values)
+    if which == "query":
+        query = np.ones((B, DQ + 1), "float32")
+    else:
+        values = np.ones((B, TV, DV - 1), "float32")
+    with pytest.raises(ValueError, match=f"`{which}` must have last "
+                       "dimension.*Received.*same sizes or use a new layer"):
+        layer(query, values)
+
+
 @pytest.mark.parametrize("keys_shape", [(B, TV, UNITS + 1), (B, TV + 1, UNITS),
                                         (B, UNITS)])
 def test_keys_shape_mismatch(keys_shape):
@@ -304,6 +317,27 @@ def test_gradient_wrt_values_is_zero_at_padding():
     grad = checks.gradient(function, values)
     assert np.all(grad[~mask] == 0.0)
     assert np.all(np.abs(grad[mask]).sum(-1) > 0)
+
+
+@pytest.mark.parametrize("fill", [np.inf, np.nan])
+def test_non_finite_padding_values_leave_weight_gradients_unchanged(fill):
+    query, values, mask = make_inputs(rank=2)
+    layer = built_layer(query, values)
+
+    def forward(values):
+        def run(layer_call):
+            return layer_call(query, values, values_mask=mask)
+        return run
+
+    clean = np.where(mask[:, :, None], values, 0.0).astype("float32")
+    dirty = np.where(mask[:, :, None], values, fill).astype("float32")
+    function, theta = checks.flat_weights_function(layer, forward(clean))
+    dirty_function, _ = checks.flat_weights_function(layer, forward(dirty))
+    theta = theta.astype("float32")
+    expected = checks.gradient(function, theta)
+    got = checks.gradient(dirty_function, theta)
+    assert np.all(np.isfinite(got))
+    np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-6)
 
 
 # ------------------------------------------- fused one-step attention

@@ -102,6 +102,77 @@ def test_memory_mask_rank():
         decoder(target_ids, memory, memory_mask=mask[:, :, None])
 
 
+@pytest.mark.parametrize("mask_shape", [(B, 1), (1, S), (B, S + 1)])
+def test_memory_mask_shape(mask_shape):
+    # (B, 1) and (1, S) used to broadcast silently over the memory.
+    target_ids, memory, _ = make_inputs()
+    decoder = built_decoder(target_ids, memory)
+    with pytest.raises(ValueError, match="`memory_mask` must have shape "
+                       f"\\(batch, memory_len\\) = \\({B}, {S}\\).*"
+                       "True for real tokens"):
+        decoder(target_ids, memory, memory_mask=np.ones(mask_shape, bool))
+
+
+def test_memory_size_must_match_the_built_decoder():
+    target_ids, memory, _ = make_inputs()
+    decoder = built_decoder(target_ids, memory)
+    with pytest.raises(ValueError, match=f"`memory` must have last dimension "
+                       f"{D}.*memory of the same encoder"):
+        decoder(target_ids, np.ones((B, S, D + 2), "float32"))
+
+
+@pytest.mark.parametrize(
+    "shape, pattern",
+    [
+        ((B, UNITS + 1), f"`initial_state` must have last dimension {UNITS}"),
+        ((B + 1, UNITS), "`initial_state` and `memory` must have the same "
+         "batch size"),
+        ((UNITS,), "`initial_state` must have rank 2"),
+    ],
+)
+def test_initial_state_shape(shape, pattern):
+    target_ids, memory, _ = make_inputs()
+    decoder = built_decoder(target_ids, memory)
+    with pytest.raises(ValueError, match=pattern):
+        decoder(target_ids, memory, initial_state=np.zeros(shape, "float32"))
+
+
+@pytest.mark.parametrize(
+    "ids, error, pattern",
+    [
+        (np.full((B, T), V), ValueError,
+         f"`target_ids` must hold ids in \\[0, {V}\\)"),
+        (np.full((B, T), -2), ValueError, "target_ids\\[0, 0\\]=-2"),
+        (np.full((B, T), 1.5), TypeError,
+         "`target_ids` must hold integer token ids"),
+        (np.zeros((B, 0), "int32"), ValueError,
+         "`target_ids` must have at least one time step"),
+    ],
+)
+def test_bad_target_ids(ids, error, pattern):
+    target_ids, memory, _ = make_inputs()
+    decoder = built_decoder(target_ids, memory)
+    with pytest.raises(error, match=pattern):
+        decoder(ids, memory)
+
+
+def test_empty_memory():
+    target_ids, memory, _ = make_inputs()
+    decoder = built_decoder(target_ids, memory)
+    with pytest.raises(ValueError, match="`memory` must have at least one "
+                       "time step"):
+        decoder(target_ids, memory[:, :0])
+
+
+@pytest.mark.parametrize("name", ["normalize", "deep_output", "reset_after"])
+def test_flags_must_be_bool(name):
+    # "no" used to act as True.
+    with pytest.raises(TypeError, match=f"`{name}` must be a bool.*"
+                       f"{name}='no'.*Pass True or False"):
+        kb.AttentiveDecoder(V, EMB, UNITS, ATT, attention=None,
+                            **{name: "no"})
+
+
 def test_batch_mismatch():
     target_ids, memory, _ = make_inputs()
     decoder = built_decoder(target_ids, memory)

@@ -46,6 +46,27 @@ def test_token_ids_rank():
         encoder(IDS[:, :, None])
 
 
+@pytest.mark.parametrize(
+    "ids, error, pattern",
+    [
+        (np.array([[3, VOCAB]]), ValueError,
+         f"`token_ids` must hold ids in \\[0, {VOCAB}\\).*"
+         f"token_ids\\[0, 1\\]={VOCAB}.*\\[UNK\\]"),
+        (np.array([[-1, 3]]), ValueError, "token_ids\\[0, 0\\]=-1"),
+        (np.array([[3.0, 4.7]]), TypeError,
+         "`token_ids` must hold integer token ids.*float.*astype"),
+        (np.zeros((2, 0), "int32"), ValueError,
+         "`token_ids` must have at least one time step.*\\(2, 0\\)"),
+    ],
+)
+def test_bad_token_ids(ids, error, pattern):
+    # Without the check, TensorFlow reads row -1 as the last row and JAX
+    # gives NaN for an id past the table; floats were truncated.
+    encoder = built_encoder()
+    with pytest.raises(error, match=pattern):
+        encoder(ids)
+
+
 @pytest.mark.parametrize("cell", ["gru", "lstm"])
 def test_symbolic_and_eager_shapes(cell):
     encoder = kb.BidirectionalEncoder(VOCAB, EMB, UNITS, cell=cell)

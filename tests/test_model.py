@@ -65,6 +65,50 @@ def test_bad_target_vocab_size():
         kb.build_model(SRC_V, 0, preset="tiny")
 
 
+@pytest.mark.parametrize(
+    "name, value",
+    [("source_vocab_size", 0), ("embedding_dim", -2), ("encoder_units", 0),
+     ("decoder_units", -1), ("attention_units", 1.5)],
+)
+def test_size_errors_name_the_model_argument(name, value):
+    # Not the sub-layer's `units` or `vocab_size`.
+    with pytest.raises(ValueError, match=f"^`{name}` must be a positive int, "
+                       f"e.g. {name}=.*Received: {name}="):
+        args = dict(source_vocab_size=SRC_V, target_vocab_size=TGT_V)
+        kb.build_model(preset="tiny", **{**args, name: value})
+
+
+@pytest.mark.parametrize("name", ["normalize", "deep_output", "reset_after"])
+def test_flags_must_be_bool(name):
+    with pytest.raises(TypeError, match=f"`{name}` must be a bool"):
+        tiny(attention=None, **{name: "False"})
+
+
+@pytest.mark.parametrize(
+    "source, error, pattern",
+    [
+        (np.array([[3.7, 4.0]]), TypeError,
+         "`source_ids` must hold integer token ids"),
+        (np.array([[3, SRC_V]]), ValueError,
+         f"`source_ids` must hold ids in \\[0, {SRC_V}\\)"),
+        (np.array([[-1, 3]]), ValueError, "source_ids\\[0, 0\\]=-1"),
+    ],
+)
+def test_generate_and_call_reject_bad_source_ids(source, error, pattern):
+    model = tiny()
+    with pytest.raises(error, match=pattern):
+        model.generate(source, max_length=3)
+    with pytest.raises(error, match=pattern.replace("source_ids",
+                                                     "token_ids")):
+        model((source, np.ones((1, 2), "int32")))
+
+
+def test_generate_accepts_numpy_integer_max_length():
+    model = tiny()
+    out = model.generate(np.array([[3, 4]]), max_length=np.int64(3))
+    assert out["tokens"].shape == (1, 3)
+
+
 def test_inputs_must_be_a_pair():
     model = tiny()
     source, decoder_input, _ = batch()

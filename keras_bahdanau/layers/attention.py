@@ -12,6 +12,8 @@ from keras_bahdanau.layers.probability import deserialize_probability_fn
 from keras_bahdanau.layers.probability import get_probability_fn
 from keras_bahdanau.layers.probability import serialize_probability_fn
 from keras_bahdanau.layers.probability import upcast_dtype
+from keras_bahdanau.layers.validation import check_last_dim
+from keras_bahdanau.layers.validation import check_mask
 from keras_bahdanau.layers.validation import check_positive_int
 from keras_bahdanau.layers.validation import check_rank
 
@@ -319,15 +321,23 @@ class BahdanauAttention(keras.layers.Layer):
         check_rank("query", query.shape, (2, 3))
         check_rank("values", values.shape, (3,))
         _check_batch("query", query.shape, values.shape)
-        if keys is None:
-            keys = self.precompute_keys(values)
-        else:
+        fix = (
+            "The layer's W_a and U_a were built for those sizes; pass "
+            "inputs of the same sizes or use a new layer."
+        )
+        check_last_dim("query", query.shape, self.W_a.shape[0], fix)
+        check_last_dim("values", values.shape, self.U_a.shape[0], fix)
+        if keys is not None:
             _check_keys(keys.shape, values.shape, self.units)
         if values_mask is not None:
-            _check_mask(values_mask.shape, values.shape)
+            check_mask("values_mask", values_mask.shape, "values", values.shape)
+            # Before the keys: NaN or inf at padded positions would reach the
+            # weight gradients through them.
             values = ops.where(
                 ops.cast(values_mask, "bool")[:, :, None], values, 0.0
             )
+        if keys is None:
+            keys = self.precompute_keys(values)
         projected_query = ops.matmul(query, self._cast(self.W_a))
         context, weights = self.attend(
             projected_query, values, keys, values_mask
@@ -399,17 +409,4 @@ def _check_keys(keys_shape, values_shape, units):
             "`keys` must have shape (batch, values_len, units) = "
             f"{expected}. Received: keys.shape={tuple(keys_shape)}. "
             "Make them with `precompute_keys(values)` from the same values."
-        )
-
-
-def _check_mask(mask_shape, values_shape):
-    expected = tuple(values_shape[:2])
-    ok = len(mask_shape) == 2 and all(
-        m is None or e is None or m == e for m, e in zip(mask_shape, expected)
-    )
-    if not ok:
-        raise ValueError(
-            "`values_mask` must have shape (batch, values_len) = "
-            f"{expected}. Received: values_mask.shape={tuple(mask_shape)}. "
-            "Pass one boolean per values position, True for real tokens."
         )

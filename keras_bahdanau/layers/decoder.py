@@ -14,10 +14,15 @@ from keras_bahdanau.layers.recurrence import GATES
 from keras_bahdanau.layers.recurrence import cell_update
 from keras_bahdanau.layers.recurrence import hand_written_gradient_supported
 from keras_bahdanau.layers.teacher_forcing import gru_attention_sequence
+from keras_bahdanau.layers.validation import check_bool
 from keras_bahdanau.layers.validation import check_choice
+from keras_bahdanau.layers.validation import check_last_dim
+from keras_bahdanau.layers.validation import check_mask
 from keras_bahdanau.layers.validation import check_positive_int
 from keras_bahdanau.layers.validation import check_rank
 from keras_bahdanau.layers.validation import check_rate
+from keras_bahdanau.layers.validation import check_time_steps
+from keras_bahdanau.layers.validation import check_token_ids
 
 BRIDGES = ("backward", "mean", "zeros")
 ATTENTIONS = ("bahdanau", None)
@@ -90,7 +95,10 @@ class AttentiveDecoder(keras.layers.Layer):
 
     Call arguments:
         target_ids: int `(batch, target_len)`, the previous tokens y_{i-1}
-            (start token first: teacher forcing).
+            (start token first: teacher forcing), ids in
+            `[0, vocab_size)`. Float ids raise `TypeError` and ids outside
+            the vocabulary `ValueError` where their values are known (NumPy
+            input, eager calls); compiled steps cannot check data.
         memory: `(batch, source_len, memory_dim)` from the encoder.
         memory_mask: optional boolean `(batch, source_len)`; taken from the
             Keras mask of `memory` when omitted.
@@ -152,6 +160,9 @@ class AttentiveDecoder(keras.layers.Layer):
         check_rate("dropout", dropout)
         if maxout_units is not None:
             check_positive_int("maxout_units", maxout_units, "maxout_units=500")
+        check_bool("normalize", normalize)
+        check_bool("deep_output", deep_output)
+        check_bool("reset_after", reset_after)
         self.vocab_size = vocab_size
         self.embedding_dim = embedding_dim
         self.units = units
@@ -233,6 +244,7 @@ class AttentiveDecoder(keras.layers.Layer):
                 f"dimension. Received: memory_shape={memory_shape}. Use "
                 "bridge='mean' for other encoders."
             )
+        self.memory_dim = memory_dim
         batch = memory_shape[0]
         self.embedding.build(target_ids_shape)
         if self.attention_layer is not None:
@@ -346,6 +358,7 @@ class AttentiveDecoder(keras.layers.Layer):
         return self._prepare(memory, memory_mask, initial_state, True)
 
     def _prepare(self, memory, memory_mask, initial_state, for_step):
+        _check_memory(memory.shape, memory_mask, self.memory_dim)
         memory = ops.cast(memory, self.compute_dtype)
         if memory_mask is None:
             memory_mask = ops.ones(ops.shape(memory)[:2], dtype="bool")
@@ -355,6 +368,8 @@ class AttentiveDecoder(keras.layers.Layer):
             state = self.initial_state(memory, memory_mask)
         else:
             state = _as_state(initial_state, self.cell)
+            for s in state:
+                _check_state(s.shape, memory.shape, self.units)
             state = tuple(ops.cast(s, self.compute_dtype) for s in state)
         cache = {"memory": memory, "memory_mask": memory_mask}
         if self.attention_layer is not None:
@@ -513,10 +528,9 @@ class AttentiveDecoder(keras.layers.Layer):
         training=None,
     ):
         check_rank("target_ids", target_ids.shape, (2,))
-        check_rank("memory", memory.shape, (3,))
+        check_time_steps("target_ids", target_ids.shape)
+        check_token_ids("target_ids", target_ids, self.vocab_size)
         _check_same_batch(target_ids.shape, memory.shape)
-        if memory_mask is not None:
-            check_rank("memory_mask", memory_mask.shape, (2,))
         state, cache = self._prepare(
             memory, memory_mask, initial_state, False
         )
@@ -731,6 +745,37 @@ def _as_state(initial_state, cell):
             f"{len(state)}. Pass the state in that form."
         )
     return state
+
+
+def _check_memory(memory_shape, memory_mask, memory_dim):
+    """Rank, size and mask of the memory, against the built decoder."""
+    check_rank("memory", memory_shape, (3,))
+    check_time_steps("memory", memory_shape)
+    check_last_dim(
+        "memory", memory_shape, memory_dim,
+        "The decoder was built for memories of that size; pass the memory "
+        "of the same encoder or use a new decoder.",
+    )
+    if memory_mask is not None:
+        check_rank("memory_mask", memory_mask.shape, (2,))
+        check_mask("memory_mask", memory_mask.shape, "memory", memory_shape)
+
+
+def _check_state(state_shape, memory_shape, units):
+    """One initial state tensor: `(batch, units)`, the memory's batch."""
+    check_rank("initial_state", state_shape, (2,))
+    check_last_dim(
+        "initial_state", state_shape, units,
+        "Pass one state of the decoder's `units` per row.",
+    )
+    batch, memory_batch = state_shape[0], memory_shape[0]
+    if batch is not None and memory_batch is not None and batch != memory_batch:
+        raise ValueError(
+            "`initial_state` and `memory` must have the same batch size. "
+            f"Received: initial_state.shape={tuple(state_shape)}, "
+            f"memory.shape={tuple(memory_shape)}. Pass one state row per "
+            "memory row."
+        )
 
 
 def _check_same_batch(target_shape, memory_shape):

@@ -10,6 +10,8 @@ from keras_bahdanau.layers.validation import check_choice
 from keras_bahdanau.layers.validation import check_positive_int
 from keras_bahdanau.layers.validation import check_rank
 from keras_bahdanau.layers.validation import check_rate
+from keras_bahdanau.layers.validation import check_time_steps
+from keras_bahdanau.layers.validation import check_token_ids
 
 CELLS = ("gru", "lstm")
 
@@ -48,7 +50,10 @@ class BidirectionalEncoder(keras.layers.Layer):
             Keras layer's).
 
     Call arguments:
-        token_ids: int `(batch, source_len)`.
+        token_ids: int `(batch, source_len)`, ids in `[0, vocab_size)`,
+            at least one step. Float ids raise `TypeError` and ids outside
+            the vocabulary `ValueError` where their values are known (NumPy
+            input, eager calls); compiled steps cannot check data.
         training: enables dropout.
 
     Returns:
@@ -122,6 +127,8 @@ class BidirectionalEncoder(keras.layers.Layer):
 
     def call(self, token_ids, training=None):
         check_rank("token_ids", token_ids.shape, (2,))
+        check_time_steps("token_ids", token_ids.shape)
+        check_token_ids("token_ids", token_ids, self.vocab_size)
         mask = ops.not_equal(token_ids, self.pad_id)
         embedded = self.embedding(token_ids)
         embedded = self.embedding_dropout(embedded, training=training)

@@ -2,6 +2,10 @@
 
 from typing import Sequence
 
+import numpy as np
+
+from keras_bahdanau.compilation import concrete_value
+
 
 def check_positive_int(name: str, value, example: str) -> None:
     """Raises `ValueError` unless `value` is an int >= 1 (not a bool)."""
@@ -49,4 +53,84 @@ def check_type(name: str, value, cls: type, fix: str) -> None:
         raise TypeError(
             f"`{name}` must be a {cls.__name__}. Received: "
             f"{type(value).__name__}. {fix}"
+        )
+
+
+def check_bool(name: str, value) -> None:
+    """Raises `TypeError` unless `value` is a bool (not a string or int)."""
+    if not isinstance(value, bool):
+        raise TypeError(
+            f"`{name}` must be a bool. Received: {name}={value!r}. "
+            "Pass True or False."
+        )
+
+
+def check_last_dim(name: str, shape, expected: int, fix: str) -> None:
+    """Raises `ValueError` when the last axis of `shape` is not `expected`.
+
+    An unknown (`None`) size passes: it is checked when it is known.
+    """
+    if shape[-1] is not None and shape[-1] != expected:
+        raise ValueError(
+            f"`{name}` must have last dimension {expected}. "
+            f"Received: {name}.shape={tuple(shape)}. {fix}"
+        )
+
+
+def check_time_steps(name: str, shape) -> None:
+    """Raises `ValueError` when axis 1 (time) of `shape` is known to be 0."""
+    if shape[1] == 0:
+        raise ValueError(
+            f"`{name}` must have at least one time step. "
+            f"Received: {name}.shape={tuple(shape)}. Pass at least one token "
+            "per row (pad shorter rows with `pad_id`)."
+        )
+
+
+def check_mask(
+    name: str, mask_shape, values_name: str, values_shape
+) -> None:
+    """Raises `ValueError` unless `mask_shape` is `values_shape[:2]`."""
+    expected = tuple(values_shape[:2])
+    ok = len(mask_shape) == 2 and all(
+        m is None or e is None or m == e for m, e in zip(mask_shape, expected)
+    )
+    if not ok:
+        raise ValueError(
+            f"`{name}` must have shape (batch, {values_name}_len) = "
+            f"{expected}. Received: {name}.shape={tuple(mask_shape)}. Pass "
+            f"one boolean per {values_name} position, True for real tokens."
+        )
+
+
+def check_token_ids(name: str, ids, vocab_size: int) -> None:
+    """Raises for ids that are not integers in `[0, vocab_size)`.
+
+    Runs where the values exist (NumPy input, eager calls); inside a
+    compiled step, where ids are symbolic, it checks nothing (see
+    `compilation.concrete_value`).
+
+    Raises:
+        TypeError: float or bool ids (a cast would truncate them).
+        ValueError: an id below 0 or at least `vocab_size`.
+    """
+    values = concrete_value(ids)
+    if values is None:
+        return
+    if not np.issubdtype(values.dtype, np.integer):
+        raise TypeError(
+            f"`{name}` must hold integer token ids. Received dtype "
+            f"{values.dtype}. Convert them with `.astype('int32')`; a cast "
+            "of non-integer values would silently truncate them."
+        )
+    outside = (values < 0) | (values >= vocab_size)
+    if outside.any():
+        where = tuple(int(i) for i in np.argwhere(outside)[0])
+        raise ValueError(
+            f"`{name}` must hold ids in [0, {vocab_size}) (the vocabulary "
+            f"size). Received: {name}[{', '.join(map(str, where))}]="
+            f"{values[where]} ({int(outside.sum())} id(s) outside). Map "
+            "unknown tokens to an id inside the vocabulary (e.g. the "
+            "tokenizer's [UNK]) or build the layer with a larger "
+            "vocabulary."
         )

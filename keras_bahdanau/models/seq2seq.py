@@ -3,6 +3,7 @@
 from typing import Callable
 
 import keras
+import numpy as np
 from keras import ops
 
 from keras_bahdanau import decoding
@@ -11,10 +12,22 @@ from keras_bahdanau.layers.decoder import AttentiveDecoder
 from keras_bahdanau.layers.encoder import BidirectionalEncoder
 from keras_bahdanau.layers.probability import deserialize_probability_fn
 from keras_bahdanau.layers.probability import serialize_probability_fn
+from keras_bahdanau.layers.validation import check_bool
 from keras_bahdanau.layers.validation import check_positive_int
+from keras_bahdanau.layers.validation import check_token_ids
 from keras_bahdanau.models.losses import MaskedSparseCategoricalCrossentropy
 from keras_bahdanau.models.losses import MaskedTokenAccuracy
 from keras_bahdanau.optimizers import Adam
+
+# Examples for the size arguments' error messages.
+DEFAULT_SIZES = {
+    "source_vocab_size": 8000,
+    "target_vocab_size": 8000,
+    "embedding_dim": 256,
+    "encoder_units": 256,
+    "decoder_units": 512,
+    "attention_units": 512,
+}
 
 
 @keras.saving.register_keras_serializable(package="keras_bahdanau")
@@ -91,9 +104,23 @@ class AttentionSeq2Seq(keras.Model):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        check_positive_int(
-            "target_vocab_size", target_vocab_size, "target_vocab_size=8000"
-        )
+        # Checked here too, so that messages name the model's arguments
+        # (the layers would name theirs: `units`, `vocab_size`).
+        for name, value in (
+            ("source_vocab_size", source_vocab_size),
+            ("target_vocab_size", target_vocab_size),
+            ("embedding_dim", embedding_dim),
+            ("encoder_units", encoder_units),
+            ("decoder_units", decoder_units),
+            ("attention_units", attention_units),
+        ):
+            check_positive_int(name, value, f"{name}={DEFAULT_SIZES[name]}")
+        for name, value in (
+            ("normalize", normalize),
+            ("deep_output", deep_output),
+            ("reset_after", reset_after),
+        ):
+            check_bool(name, value)
         special = {"pad_id": pad_id, "start_id": start_id, "end_id": end_id}
         for name, value in special.items():
             if (
@@ -190,6 +217,7 @@ class AttentionSeq2Seq(keras.Model):
         Returns:
             `(state, cache)` as `AttentiveDecoder.prepare` returns them.
         """
+        check_token_ids("source_ids", source_ids, self.source_vocab_size)
         source_ids = ops.convert_to_tensor(source_ids, "int32")
         memory = self.encoder(source_ids, training=training)
         memory_mask = ops.not_equal(source_ids, self.pad_id)
@@ -248,9 +276,11 @@ class AttentionSeq2Seq(keras.Model):
             `(batch, beam_size, max_length)` and `"beam_scores"`.
 
         Raises:
-            ValueError: empty batch, zero-length source, wrong rank, or bad
-                strategy settings.
+            ValueError: empty batch, zero-length source, wrong rank, ids
+                outside `[0, source_vocab_size)`, or bad strategy settings.
+            TypeError: non-integer `source_ids`.
         """
+        check_token_ids("source_ids", source_ids, self.source_vocab_size)
         source_ids = ops.convert_to_tensor(source_ids, "int32")
         decoding.check_source(source_ids.shape)
         source_len = source_ids.shape[1]
@@ -258,6 +288,8 @@ class AttentionSeq2Seq(keras.Model):
             self.build((source_ids.shape, (source_ids.shape[0], 1)))
         if max_length is None:
             max_length = decoding.default_max_length(source_len)
+        if isinstance(max_length, np.integer):
+            max_length = int(max_length)
         check_positive_int("max_length", max_length, "max_length=50")
         search = decoding.get(
             strategy,
