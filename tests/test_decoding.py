@@ -445,6 +445,85 @@ def test_top_k_samples_only_top_k():
     assert abs(np.mean(tokens == IDS["b"]) - 0.4 / 0.7) < 0.04
 
 
+def test_top_k_keeps_exactly_k_ids_when_logits_tie():
+    # a, b and c tie: top_k=2 keeps the two lowest ids, as top_k does.
+    scripted = ScriptedModel(
+        {"": {"a": 0.3, "b": 0.3, "c": 0.3, "$": 0.1}}
+    )
+    tokens = _sample_first_tokens(scripted, top_k=2)
+    assert set(np.unique(tokens)) == {IDS["a"], IDS["b"]}
+    assert abs(np.mean(tokens == IDS["a"]) - 0.5) < 0.04
+
+
+def test_top_k_one_sampling_is_greedy_when_logits_tie():
+    # a and b tie for the best first token: greedy takes a (lowest id),
+    # and so must top_k=1 sampling, for every row and seed.
+    scripted = ScriptedModel(
+        {"": {"a": 0.4, "b": 0.4, "$": 0.2}}, default={"$": 1.0}
+    )
+    greedy = run_search(scripted, one_source(64), "greedy", 3)
+    np.testing.assert_array_equal(greedy["tokens"][:, :2], [ids("a$")] * 64)
+    for seed in (0, 1):
+        sampled = run_search(scripted, one_source(64), "sampling", 3,
+                             seed=seed, top_k=1)
+        np.testing.assert_array_equal(sampled["tokens"], greedy["tokens"])
+        np.testing.assert_allclose(sampled["scores"], greedy["scores"],
+                                   atol=1e-6)
+
+
+def _pad_and_start_heavy_model() -> ScriptedModel:
+    """pad and start hold almost all the mass at the first three steps."""
+    logits = {"<pad>": 10.0, "<s>": 9.0, "a": 1.0, "b": 0.5, "c": 0.2,
+              "$": 0.0}
+    prefixes = [""] + ["".join(p) for n in (1, 2)
+                       for p in itertools.product("abc", repeat=n)]
+    return ScriptedModel({}, logits={p: logits for p in prefixes})
+
+
+@pytest.mark.parametrize("temperature", [1e-300, 1e-38, 1e-6])
+def test_tiny_temperature_sampling_is_greedy(temperature):
+    # Dividing raw logits by a tiny temperature overflows (NaN); a
+    # temperature that is 0 in float32 divides by zero.
+    scripted = _pad_and_start_heavy_model()
+    greedy = run_search(scripted, one_source(8), "greedy", 3)
+    out = run_search(scripted, one_source(8), "sampling", 3, seed=1,
+                     temperature=temperature)
+    np.testing.assert_array_equal(out["tokens"], greedy["tokens"])
+    np.testing.assert_allclose(out["scores"], greedy["scores"], atol=1e-6)
+    np.testing.assert_array_equal(greedy["tokens"][0], ids("aaa"))
+
+
+@pytest.mark.parametrize("temperature", [1e9, 1e12, 1e300])
+def test_huge_temperature_samples_allowed_ids_uniformly(temperature):
+    # The ban on pad and start survives any temperature: a huge one gives
+    # a uniform draw among a, b, c and end only.
+    tokens = _sample_first_tokens(_pad_and_start_heavy_model(),
+                                  temperature=temperature)
+    np.testing.assert_allclose(
+        _frequencies(tokens), [0.0, 0.0, 0.25, 0.25, 0.25, 0.25], atol=0.04
+    )
+
+
+def test_huge_temperature_keeps_ngram_blocking():
+    flat = {"a": 0.25, "b": 0.25, "c": 0.25, "$": 0.25}
+    scripted = ScriptedModel({}, default=flat)
+    out = run_search(scripted, one_source(200), "sampling", 4, seed=2,
+                     temperature=1e9, no_repeat_ngram_size=1)
+    assert not any(repeated_ngram(r, 1) for r in out["tokens"])
+    check_tail_is_padding(out["tokens"])
+
+
+def test_sampling_never_picks_a_zero_probability_last_id():
+    # A uniform number that rounds up to the total mass (noise 1.0 here)
+    # must still land on the last allowed id, not on a banned one after it.
+    logits = np.log(np.array([[0.1, 0.1, 0.3, 0.3, 0.2, 0.1]], "float32"))
+    logits[0, [PAD, START, 5]] = LARGE_NEGATIVE
+    choice = decoding.RandomSampling().choose(
+        ops.convert_to_tensor(logits), ops.ones((1,), "float32")
+    )
+    assert int(ops.convert_to_numpy(choice)[0]) == 4
+
+
 def test_beam_beats_short_sighted_greedy():
     # "a" looks best first, but every continuation of it is poor;
     # "b$" has probability 0.4 * 0.9 = 0.36 > 0.6 * 0.5 = 0.3.
@@ -485,6 +564,28 @@ def test_finished_hypothesis_is_kept():
     np.testing.assert_allclose(
         out["beam_scores"][0, 1], math.log(0.28), atol=1e-5
     )
+
+
+def test_end_outside_the_best_k_continuations_is_dropped():
+    # "$" (0.3) is the best output, but "a" and "b" (0.35 each) are the two
+    # best first continuations: with beam_size=2 the end continuation is
+    # not among them and is dropped (the beam is not exact), so the search
+    # returns "a$" (0.35 * 0.25); beam_size=3 takes it in.
+    scripted = ScriptedModel(
+        {
+            "": {"a": 0.35, "b": 0.35, "$": 0.3},
+            "a": {"a": 0.25, "b": 0.25, "c": 0.25, "$": 0.25},
+            "b": {"a": 0.25, "b": 0.25, "c": 0.25, "$": 0.25},
+        },
+        default={"$": 1.0},
+    )
+    narrow = run_search(scripted, one_source(), "beam", 4, beam_size=2)
+    np.testing.assert_array_equal(narrow["tokens"][0], ids("a$") + [PAD] * 2)
+    np.testing.assert_allclose(narrow["scores"][0], math.log(0.35 * 0.25),
+                               atol=1e-5)
+    wide = run_search(scripted, one_source(), "beam", 4, beam_size=3)
+    np.testing.assert_array_equal(wide["tokens"][0], [END] + [PAD] * 3)
+    np.testing.assert_allclose(wide["scores"][0], math.log(0.3), atol=1e-5)
 
 
 def test_n_best_holds_only_finished_hypotheses():
@@ -620,6 +721,22 @@ def test_bad_source_raises(model, source, match):
         ({"strategy": "sampling", "top_k": 0}, "`top_k` must be None or"),
         ({"strategy": "beam", "length_penalty": -1}, "`length_penalty`"),
         ({"strategy": "beam", "coverage_penalty": -1}, "`coverage_penalty`"),
+        ({"strategy": "beam", "length_penalty": math.nan},
+         r"`length_penalty` must be a finite number >= 0, e\.g\. "
+         r"length_penalty=0\.6\. Received: length_penalty=nan"),
+        ({"strategy": "beam", "length_penalty": math.inf},
+         r"`length_penalty` must be a finite .*length_penalty=0\.6"),
+        ({"strategy": "beam", "coverage_penalty": math.nan},
+         r"`coverage_penalty` must be a finite .*coverage_penalty=0\.6"),
+        ({"strategy": "beam", "coverage_penalty": math.inf},
+         r"`coverage_penalty` must be a finite .*coverage_penalty=0\.6"),
+        ({"strategy": "sampling", "temperature": math.inf},
+         r"`temperature` must be a finite number > 0, e\.g\. "
+         r"temperature=0\.7\. Received: temperature=inf"),
+        ({"strategy": "sampling", "temperature": math.nan},
+         r"`temperature` must be a finite .*temperature=0\.7"),
+        ({"strategy": "sampling", "top_p": math.nan},
+         r"`top_p` must .*\(0, 1\], e\.g\. top_p=0\.9\. Received: top_p=nan"),
         ({"max_length": 0}, "`max_length` must be a positive int"),
         ({"strategy": "viterbi"}, "`strategy` must be one of .*'beam'"),
     ],
@@ -629,6 +746,44 @@ def test_bad_settings_raise(model, settings, match):
     settings = {"max_length": 3, **settings}
     with pytest.raises(ValueError, match=match):
         model.generate(SOURCE, **settings)
+
+
+@pytest.mark.parametrize(
+    "strategy, settings, match",
+    [
+        ("greedy", {"length_penalty": 1.0},
+         r"`length_penalty` applies to strategy='beam' only\. Received: "
+         r"length_penalty=1\.0 with strategy='greedy'\. Use strategy='beam' "
+         r"or leave length_penalty at 0\.0\."),
+        ("sampling", {"coverage_penalty": 0.2},
+         r"`coverage_penalty` applies to strategy='beam' only\. .*"
+         r"leave coverage_penalty at 0\.0"),
+        ("greedy", {"temperature": 0.7},
+         r"`temperature` applies to strategy='sampling' only\. Received: "
+         r"temperature=0\.7 with strategy='greedy'\. Use "
+         r"strategy='sampling' or leave temperature at 1\.0\."),
+        ("beam", {"top_k": 5},
+         r"`top_k` applies to strategy='sampling' only.*top_k at None"),
+        ("beam", {"top_p": 0.9},
+         r"`top_p` applies to strategy='sampling' only.*top_p at None"),
+    ],
+    ids=["greedy_alpha", "sampling_beta", "greedy_temperature", "beam_top_k",
+         "beam_top_p"],
+)
+def test_settings_of_another_strategy_raise(model, strategy, settings, match):
+    with pytest.raises(ValueError, match=match):
+        model.generate(SOURCE, max_length=3, strategy=strategy, **settings)
+
+
+@pytest.mark.parametrize("strategy", ["greedy", "beam", "sampling"])
+def test_default_settings_of_another_strategy_are_accepted(strategy):
+    # generate passes every setting: at generate's defaults (any number
+    # type) they are accepted, and beam_size is ignored outside beam.
+    search = decoding.get(
+        strategy, beam_size=7, length_penalty=0, coverage_penalty=0.0,
+        temperature=1, top_k=None, top_p=None, no_repeat_ngram_size=None,
+    )
+    assert search.name == strategy
 
 
 @pytest.mark.parametrize(

@@ -20,6 +20,7 @@ from keras import ops
 
 from keras_bahdanau.decoding.repetition import ban_repeated_ngrams
 from keras_bahdanau.decoding.repetition import check_ngram_size
+from keras_bahdanau.decoding.topk import ordered_top_k
 from keras_bahdanau.decoding.topk import top_k
 from keras_bahdanau.layers.probability import LARGE_NEGATIVE
 
@@ -97,7 +98,9 @@ def top_emittable(logits, k: int, model):
     banned = ops.logical_or(
         ops.equal(raw_ids, model.pad_id), ops.equal(raw_ids, model.start_id)
     )
-    values, position = ops.top_k(ops.where(banned, LARGE_NEGATIVE, raw), k)
+    values, position = ordered_top_k(
+        ops.where(banned, LARGE_NEGATIVE, raw), k
+    )
     return values, ops.take_along_axis(raw_ids, position, axis=1), log_norm
 
 
@@ -299,6 +302,50 @@ def register(name: str):
     return decorator
 
 
+# `AttentionSeq2Seq.generate`'s defaults of the settings one strategy
+# takes: a strategy that does not take one requires its default (generate
+# passes every setting). `beam_size` always comes with its default of 4.
+GENERATE_DEFAULTS = {
+    "length_penalty": 0.0,
+    "coverage_penalty": 0.0,
+    "temperature": 1.0,
+    "top_k": None,
+    "top_p": None,
+}
+
+
+def _is_default(value, default) -> bool:
+    if default is None:
+        return value is None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    return value == default
+
+
+def _check_unused(name: str, settings: dict, accepted) -> None:
+    """Raises `ValueError` for a non-default setting `name` does not take."""
+    for key, value in settings.items():
+        if key in accepted or key not in GENERATE_DEFAULTS:
+            continue
+        default = GENERATE_DEFAULTS[key]
+        if _is_default(value, default):
+            continue
+        users = [
+            other for other, cls in sorted(_REGISTRY.items())
+            if key in inspect.signature(cls).parameters
+        ]
+        where = (
+            f"strategy={users[0]!r}" if len(users) == 1
+            else f"strategy in {users}"
+        )
+        use = " or ".join(f"strategy={u!r}" for u in users)
+        raise ValueError(
+            f"`{key}` applies to {where} only. Received: {key}={value!r} "
+            f"with strategy={name!r}. Use {use} or leave {key} at "
+            f"{default!r}."
+        )
+
+
 def get(name: str, **settings) -> DecodingStrategy:
     """Builds the strategy `name` from the settings it accepts.
 
@@ -307,20 +354,28 @@ def get(name: str, **settings) -> DecodingStrategy:
         **settings: every `generate` setting; each strategy takes the ones
             it uses (`beam_size`, `length_penalty`, `coverage_penalty` for
             beam; `temperature`, `top_k`, `top_p` for sampling;
-            `no_repeat_ngram_size` for all).
+            `no_repeat_ngram_size` for all). `length_penalty`,
+            `coverage_penalty`, `temperature`, `top_k` and `top_p` must keep
+            `generate`'s defaults (0.0, 0.0, 1.0, None, None) for a strategy
+            that does not use them; `beam_size` is ignored there.
 
     Returns:
         The strategy instance.
 
     Raises:
-        ValueError: unknown name or invalid settings.
+        ValueError: unknown name, invalid settings, or a setting the
+            strategy does not use given a value other than its default.
 
     Example:
 
     >>> from keras_bahdanau import decoding
-    >>> beam = decoding.get("beam", beam_size=3, temperature=0.7)
+    >>> beam = decoding.get("beam", beam_size=3, temperature=1.0)
     >>> type(beam).__name__, beam.beam_size
     ('BeamSearch', 3)
+    >>> decoding.get("greedy", length_penalty=0.6)
+    Traceback (most recent call last):
+    ...
+    ValueError: `length_penalty` applies to strategy='beam' only. ...
     """
     if name not in _REGISTRY:
         raise ValueError(
@@ -329,4 +384,5 @@ def get(name: str, **settings) -> DecodingStrategy:
         )
     cls = _REGISTRY[name]
     accepted = inspect.signature(cls).parameters
+    _check_unused(name, settings, accepted)
     return cls(**{k: v for k, v in settings.items() if k in accepted})

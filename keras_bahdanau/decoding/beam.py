@@ -1,6 +1,7 @@
 """Beam search with GNMT length and coverage penalties."""
 
 import functools
+import math
 
 from keras import ops
 
@@ -9,6 +10,7 @@ from keras_bahdanau.decoding.base import empty_rows
 from keras_bahdanau.decoding.base import register
 from keras_bahdanau.decoding.base import top_emittable
 from keras_bahdanau.decoding.base import write_column
+from keras_bahdanau.decoding.topk import ordered_top_k
 from keras_bahdanau.decoding.topk import top_k
 from keras_bahdanau.layers.probability import LARGE_NEGATIVE
 
@@ -48,24 +50,28 @@ def _gather(x, index):
 class BeamSearch(DecodingStrategy):
     """Keeps the `beam_size` best live hypotheses; finished ones are frozen.
 
-    At each step every live beam proposes its `end_id` continuation to the
-    finished set (scored `log p / lp + cp` with the GNMT length penalty
-    `lp = ((5 + |Y|) / 6) ** alpha` and coverage penalty
-    `cp = beta * sum_j log(min(sum_t a_tj, 1))`), and the best `beam_size`
-    other continuations stay live. The finished set keeps its best
-    `beam_size` entries and is never overwritten by live ones. The loop stops
-    when no live beam can still beat the best finished one (an exact bound:
-    log-probabilities only fall) or at `max_length`, where the live beams are
-    finished as they are. With `length_penalty=0` and a beam at least as wide
-    as the number of live hypotheses the search is exact; `beam_size=1` is
-    greedy search. The first step, where every sentence has one hypothesis,
-    runs on the batch rows alone (1.04x per beam-5 call at batch 64); the
+    At each step the `beam_size` most likely continuations of all live
+    beams (by log-probability) are chosen; those that end with `end_id`
+    join the finished set (scored `log p / lp + cp` with the GNMT length
+    penalty `lp = ((5 + |Y|) / 6) ** alpha` and coverage penalty
+    `cp = beta * sum_j log(min(sum_t a_tj, 1))`) and the others stay live,
+    so an ending takes a beam for that step. An `end_id` continuation
+    outside those `beam_size` is dropped, even when its penalised score
+    would beat the finished set: a narrow beam can miss a short output. The
+    finished set keeps its best `beam_size` entries and is never
+    overwritten by live ones. The loop stops when no live beam can still
+    beat the best finished one (an exact bound: log-probabilities only
+    fall) or at `max_length`, where the live beams are finished as they
+    are. With `length_penalty=0` and a beam at least as wide as the number
+    of live hypotheses the search is exact; `beam_size=1` is greedy search.
+    The first step, where every sentence has one hypothesis, runs on the
+    batch rows alone (1.04x per beam-5 call at batch 64); the
     memory is repeated for the beams after it.
 
     Args:
         beam_size: number of beams, >= 1.
-        length_penalty: alpha >= 0 (0: raw log-probabilities).
-        coverage_penalty: beta >= 0 (0: off).
+        length_penalty: finite alpha >= 0 (0: raw log-probabilities).
+        coverage_penalty: finite beta >= 0 (0: off).
         no_repeat_ngram_size: None or n >= 1: no hypothesis repeats an
             n-gram of its own.
 
@@ -104,12 +110,15 @@ class BeamSearch(DecodingStrategy):
             ("length_penalty", length_penalty),
             ("coverage_penalty", coverage_penalty),
         ):
-            if isinstance(value, bool) or not isinstance(
-                value, (int, float)
-            ) or value < 0:
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, (int, float))
+                or not math.isfinite(value)
+                or value < 0
+            ):
                 raise ValueError(
-                    f"`{name}` must be a number >= 0, e.g. {name}=0.6. "
-                    f"Received: {name}={value!r}."
+                    f"`{name}` must be a finite number >= 0, e.g. "
+                    f"{name}=0.6. Received: {name}={value!r}."
                 )
         self.beam_size = beam_size
         self.length_penalty = float(length_penalty)
@@ -287,7 +296,7 @@ class BeamSearch(DecodingStrategy):
             tokens = ops.pad(
                 tokens, ((0, 0), (0, missing)), constant_values=model.pad_id
             )
-        cand_logp, index = ops.top_k(candidates, k)
+        cand_logp, index = ordered_top_k(candidates, k)
         source_beam = ops.minimum(index // per_beam, beams - 1)
         token = ops.take_along_axis(tokens, index, axis=1)
         cand_seq = ops.reshape(
@@ -323,7 +332,7 @@ class BeamSearch(DecodingStrategy):
 def _merge(done, candidates, k):
     """The best `k` of the finished set and new candidates (done first)."""
     scores = ops.concatenate([done[0], candidates[0]], axis=1)
-    top_scores, index = ops.top_k(scores, k)
+    top_scores, index = ordered_top_k(scores, k)
     seqs = _gather(ops.concatenate([done[1], candidates[1]], axis=1), index)
     aligns = _gather(ops.concatenate([done[2], candidates[2]], axis=1), index)
     return top_scores, seqs, aligns

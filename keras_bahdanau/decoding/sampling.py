@@ -1,5 +1,7 @@
 """Random sampling with temperature, top-k and nucleus (top-p) filters."""
 
+import math
+
 import keras
 from keras import ops
 
@@ -7,6 +9,10 @@ from keras_bahdanau.decoding.base import TokenByTokenStrategy
 from keras_bahdanau.decoding.base import register
 from keras_bahdanau.decoding.topk import top_k
 from keras_bahdanau.layers.probability import LARGE_NEGATIVE
+
+# The smallest normal float32: a smaller temperature divides by it instead
+# (a subnormal one may flush to 0, and 0 / 0 is NaN). It is greedy already.
+_MIN_TEMPERATURE = 1.1754944e-38
 
 
 @register("sampling")
@@ -18,11 +24,16 @@ class RandomSampling(TokenByTokenStrategy):
     `top_p` (the most likely token always stays). A token is drawn by
     inverting the cumulative distribution with one uniform number per row
     and step; the numbers are drawn up front from `seed`, so the same seed
-    gives the same samples on every backend run. `top_k=1` is greedy.
+    gives the same samples on every backend run. `top_k=1` is greedy (ties
+    to the lowest id). `pad_id`, `start_id` and n-gram-blocked tokens have
+    probability exactly 0 at every temperature.
 
     Args:
-        temperature: > 0; below 1 sharpens, above 1 flattens.
-        top_k: keep the k most likely tokens (None: all).
+        temperature: a finite number > 0; below 1 sharpens, above 1
+            flattens. Tiny values give greedy search, huge ones a uniform
+            draw among the allowed tokens.
+        top_k: keep exactly the k most likely tokens, ties to the lowest id
+            (None: all).
         top_p: nucleus mass in (0, 1] (None: no nucleus filter).
         no_repeat_ngram_size: None or n >= 1: never sample a token that
             repeats an n-gram of the same output.
@@ -43,12 +54,15 @@ class RandomSampling(TokenByTokenStrategy):
     def __init__(self, temperature: float = 1.0, top_k=None, top_p=None,
                  no_repeat_ngram_size: "int | None" = None):
         super().__init__(no_repeat_ngram_size)
-        if isinstance(temperature, bool) or not isinstance(
-            temperature, (int, float)
-        ) or not temperature > 0:
+        if (
+            isinstance(temperature, bool)
+            or not isinstance(temperature, (int, float))
+            or not math.isfinite(temperature)
+            or not temperature > 0
+        ):
             raise ValueError(
-                "`temperature` must be a number > 0, e.g. temperature=0.7. "
-                f"Received: temperature={temperature!r}."
+                "`temperature` must be a finite number > 0, e.g. "
+                f"temperature=0.7. Received: temperature={temperature!r}."
             )
         if top_k is not None and (
             isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1
@@ -74,12 +88,40 @@ class RandomSampling(TokenByTokenStrategy):
         return keras.random.uniform((max_length, batch), seed=seed)
 
     def choose(self, logits, noise):
-        logits = logits / self.temperature
+        """Samples from emittable logits (banned ids at `LARGE_NEGATIVE`).
+
+        Args:
+            logits: float32 `(batch, vocab)` from `allowed`: `pad_id`,
+                `start_id` and n-gram-blocked ids hold `LARGE_NEGATIVE`.
+            noise: float `(batch,)` uniform numbers in [0, 1).
+
+        Returns:
+            int32 `(batch,)` sampled ids, never a banned one.
+        """
         vocab = logits.shape[-1]
+        drop = logits <= LARGE_NEGATIVE  # banned: probability exactly 0
         if self.top_k is not None and self.top_k < vocab:
-            kth = top_k(logits, self.top_k)[0][:, -1:]
-            logits = ops.where(logits < kth, LARGE_NEGATIVE, logits)
-        probs = ops.softmax(logits, axis=-1)
+            # Exactly the ids top_k returns (ties to the lowest id, as in
+            # greedy search), scattered into a (batch, vocab) mask.
+            ids = top_k(logits, self.top_k)[1]
+            rows = ops.shape(logits)[0]
+            row_ids = ops.broadcast_to(
+                ops.expand_dims(ops.arange(rows, dtype="int32"), 1),
+                ops.shape(ids),
+            )
+            indices = ops.reshape(ops.stack([row_ids, ids], axis=-1), (-1, 2))
+            ones = ops.reshape(ops.ones_like(ids, dtype="float32"), (-1,))
+            kept = ops.scatter(indices, ones, (rows, vocab))
+            drop = ops.logical_or(drop, kept <= 0.0)
+        # Scaled from the row maximum: at most 0, so neither a huge nor a
+        # tiny temperature overflows (no NaN), and the ban is applied after
+        # scaling, where no temperature can lift it.
+        top = ops.max(logits, axis=-1, keepdims=True)
+        scaled = ops.maximum(
+            (logits - top) / max(self.temperature, _MIN_TEMPERATURE),
+            LARGE_NEGATIVE,
+        )
+        probs = ops.softmax(ops.where(drop, LARGE_NEGATIVE, scaled), axis=-1)
         if self.top_p is not None and self.top_p < 1.0:
             sorted_probs = ops.flip(ops.sort(probs, axis=-1), axis=-1)
             before = ops.cumsum(sorted_probs, axis=-1) - sorted_probs
@@ -88,6 +130,11 @@ class RandomSampling(TokenByTokenStrategy):
             threshold = ops.min(inside, axis=-1, keepdims=True)
             probs = ops.where(probs < threshold, 0.0, probs)
         cumulative = ops.cumsum(probs, axis=-1)
-        target = noise[:, None] * cumulative[:, -1:]
-        index = ops.sum(ops.cast(cumulative <= target, "int32"), axis=-1)
+        total = cumulative[:, -1:]
+        target = noise[:, None] * total
+        # Ids whose cumulative mass is at most the target come before the
+        # sampled one. A zero-probability id never ends that run, even when
+        # the target rounds up to the total (the `< total` part).
+        passed = ops.logical_and(cumulative <= target, cumulative < total)
+        index = ops.sum(ops.cast(passed, "int32"), axis=-1)
         return ops.minimum(index, vocab - 1)
