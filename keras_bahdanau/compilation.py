@@ -169,6 +169,30 @@ def concrete_value(x) -> "np.ndarray | None":
         if isinstance(x, jax.core.Tracer):
             return None
     elif backend == "torch":
-        if getattr(getattr(x, "device", None), "type", None) == "meta":
+        import torch
+
+        if not isinstance(x, torch.Tensor) or x.device.type == "meta":
             return None
+        # Not `convert_to_numpy`: Keras 3.15 passes torch tensors to
+        # `np.array`, which warns under NumPy 2.
+        return x.detach().cpu().numpy()
     return keras.ops.convert_to_numpy(x)
+
+
+def top_k_orders_ties() -> bool:
+    """Whether `keras.ops.top_k` returns tied scores lowest index first.
+
+    TensorFlow's and JAX's kernels document that order; PyTorch's `topk`
+    leaves ties in no stated order (on the CPU it returned index 723 of an
+    all-zero row), so `decoding.topk.ordered_top_k` sorts there instead.
+
+    Returns:
+        True on TensorFlow and JAX, False on PyTorch.
+
+    Example:
+
+    >>> from keras_bahdanau.compilation import top_k_orders_ties
+    >>> isinstance(top_k_orders_ties(), bool)
+    True
+    """
+    return keras.config.backend() in ("tensorflow", "jax")

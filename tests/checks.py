@@ -7,6 +7,16 @@ import warnings
 
 import keras
 import numpy as np
+import pytest
+
+# The hand-written training gradients use `keras.ops.custom_gradient`,
+# which Keras' PyTorch backend does not implement; there the layers train
+# with automatic differentiation (`hand_written_gradient_supported`).
+needs_custom_gradient = pytest.mark.skipif(
+    keras.config.backend() == "torch",
+    reason="hand-written gradients need keras.ops.custom_gradient (not on "
+    "PyTorch; the layers use automatic differentiation there)",
+)
 
 
 def to_numpy(x):

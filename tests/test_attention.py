@@ -391,7 +391,7 @@ def test_fused_attend_gradient_equals_unfused():
         def function(q):
             context, weights = _attend(layer, q, values, mask, fused)
             return keras.ops.sum(context**2) + keras.ops.sum(
-                weights * np.arange(TV, dtype="float32"))
+                weights * keras.ops.arange(TV, dtype="float32"))
         return function
 
     np.testing.assert_allclose(

@@ -472,6 +472,7 @@ def _training_loss(call, target_ids, memory, mask):
     )
 
 
+@checks.needs_custom_gradient
 @pytest.mark.parametrize("name", MANUAL_BACKPROP)
 def test_manual_backprop_matches_finite_differences(name):
     dtype = checks.gradient_dtype()
@@ -487,6 +488,7 @@ def test_manual_backprop_matches_finite_differences(name):
     )
 
 
+@checks.needs_custom_gradient
 @pytest.mark.parametrize("name", MANUAL_BACKPROP)
 def test_manual_backprop_equals_automatic_differentiation(name):
     target_ids, memory, mask = make_inputs()
@@ -521,6 +523,7 @@ def test_manual_backprop_equals_automatic_differentiation(name):
     assert np.all(grad_memory[~mask] == 0)
 
 
+@checks.needs_custom_gradient
 def test_attention_backward_equals_automatic_differentiation():
     # One step of the hand-written backward's attention part against
     # autodiff of the forward step, with padding and an all-padding row.

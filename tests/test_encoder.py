@@ -211,6 +211,7 @@ def _training_call(call, ids=MIXED_IDS):
     return call(ids, training=True)
 
 
+@checks.needs_custom_gradient
 def test_fused_rnn_equals_keras_layer():
     encoder = built_encoder(MIXED_IDS)
     fused, keras_layer = _fused_and_keras(
@@ -224,6 +225,7 @@ def test_fused_rnn_equals_keras_layer():
     np.testing.assert_allclose(fused, expected, atol=1e-5, rtol=0)
 
 
+@checks.needs_custom_gradient
 def test_fused_rnn_gradient_equals_automatic_differentiation():
     encoder = built_encoder(MIXED_IDS)
 
@@ -249,6 +251,7 @@ def test_fused_rnn_gradient_equals_automatic_differentiation():
     assert np.abs(table[np.unique(MIXED_IDS[MIXED_IDS > 0])]).min() > 0
 
 
+@checks.needs_custom_gradient
 def test_fused_rnn_matches_finite_differences():
     dtype = checks.gradient_dtype()
     encoder = kb.BidirectionalEncoder(VOCAB, EMB, UNITS, dtype=dtype)

@@ -250,15 +250,16 @@ def test_token_cross_entropy_matches_numpy_value_and_gradient():
     assert value[1, 2] == pytest.approx(300.0, rel=1e-6)
 
     def weighted(x):
-        return keras.ops.sum(token_cross_entropy(labels, x) * weights)
+        return keras.ops.sum(
+            keras.ops.multiply(token_cross_entropy(labels, x), weights))
 
     np.testing.assert_allclose(
         checks.gradient(weighted, logits), d_expected * weights[..., None],
         atol=1e-6)
     theta = logits[0].reshape(-1).astype(checks.gradient_dtype())
     checks.assert_gradient_matches_finite_differences(
-        lambda x: keras.ops.sum(weights[0] * token_cross_entropy(
-            labels[0], keras.ops.reshape(x, (5, TGT_V)))), theta)
+        lambda x: keras.ops.sum(keras.ops.multiply(token_cross_entropy(
+            labels[0], keras.ops.reshape(x, (5, TGT_V))), weights[0])), theta)
 
 
 def test_masked_loss_gradient_is_exactly_zero_at_padding():

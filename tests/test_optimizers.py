@@ -198,7 +198,8 @@ def test_config_and_compile_default(tmp_path):
     model.compile(optimizer="adam")
     assert type(model.optimizer) is kb.optimizers.Adam
     model.compile(optimizer=keras.optimizers.SGD())
-    assert type(model.optimizer) is keras.optimizers.SGD
+    # PyTorch's Keras backend builds its own SGD subclass.
+    assert isinstance(model.optimizer, keras.optimizers.SGD)
     # A compiled model saves and reloads with the optimizer and its slots.
     model.compile(optimizer=kb.optimizers.Adam(0.02, fused=False))
     source, decoder_input, target = batch()
