@@ -1,9 +1,11 @@
 """Command line: `keras-bahdanau demo|train|translate|evaluate|...`.
 
 Exit status 0 on success; 2 with one line on stderr naming the problem for
-user errors (missing or empty file, bad columns, missing model, unknown
-preset, bad argument). Results go to stdout, logs and progress to stderr
-(except the Keras progress bars of `train` and `demo`, on stdout).
+user errors (missing or empty file, bad columns, missing or unreadable model,
+unknown preset, bad argument, `--out` that is a file, stdin that is not
+UTF-8, no pair within `--max-length`). Results go to stdout, logs and
+progress to stderr (except the Keras progress bars of `train` and `demo`, on
+stdout).
 """
 
 import argparse
@@ -24,6 +26,8 @@ DEMO_BATCH_SIZE = 32
 # pieces score best on held-out data (8,000 gave chrF 9 instead of 17).
 DEMO_VOCAB_SIZE = 1000
 TRAIN_ARGS_FILENAME = "train_args.json"
+# `keras.utils.set_random_seed` (NumPy) takes seeds in [0, 2**32).
+MAX_SEED = 2**32
 
 
 class UserError(Exception):
@@ -69,6 +73,45 @@ def _load_translator(path: str):
         return Translator.load(path)
     except (FileNotFoundError, ValueError) as error:
         raise UserError(_one_line(error)) from None
+
+
+def _check_out_dir(path: str) -> None:
+    """`--out` names a directory: fail early when it is a file."""
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise UserError(
+            f"--out must be a directory; {path!r} is an existing file. "
+            "Pass a new or existing directory."
+        )
+
+
+def _stdin_lines() -> list:
+    """Lines of stdin without their line ends, decoded as UTF-8."""
+    stream = getattr(sys.stdin, "buffer", None)
+    if stream is None:  # a text stream without bytes (e.g. io.StringIO)
+        return [line.rstrip("\r\n") for line in sys.stdin]
+    lines = []
+    for number, raw in enumerate(stream, start=1):
+        try:
+            # A byte order mark (Windows tools) is not part of the text.
+            line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+        except UnicodeDecodeError:
+            raise UserError(
+                f"stdin line {number} is not valid UTF-8. Re-encode the "
+                "input as UTF-8 (e.g. `iconv -t UTF-8`)."
+            ) from None
+        lines.append(line.rstrip("\r\n"))
+    return lines
+
+
+def _seed(text):
+    message = f"expected an int in [0, 2**32), got {text!r}"
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(message) from None
+    if not 0 <= value < MAX_SEED:
+        raise argparse.ArgumentTypeError(message)
+    return value
 
 
 def _positive(kind):
@@ -140,7 +183,10 @@ def _train(
         verbose = 1 if sys.stdout.isatty() else 2
     state = training.read_state(out)
     if state and os.path.isfile(os.path.join(out, CONFIG_FILENAME)):
-        translator = Translator.load(out)
+        try:
+            translator = Translator.load(out)
+        except (FileNotFoundError, ValueError) as error:
+            raise UserError(_one_line(error)) from None
         train, validation, _ = split_pairs(
             pairs, validation_split=validation_split, seed=seed
         )
@@ -173,12 +219,18 @@ def _train(
             f"{translator.target_tokenizer.vocabulary_size}; preset "
             f"{preset!r}."
         )
-    translator.fit(
-        epochs=epochs,
-        batch_size=batch_size,
-        directory=out,
-        verbose=verbose,
-    )
+    try:
+        translator.fit(
+            epochs=epochs,
+            batch_size=batch_size,
+            directory=out,
+            verbose=verbose,
+        )
+    except ValueError as error:
+        message = _one_line(error)
+        if "length limits" in message:
+            message += f" Pass a larger --max-length (now {max_length})."
+        raise UserError(message) from None
     return translator
 
 
@@ -187,6 +239,7 @@ def cmd_demo(args) -> int:
     from keras_bahdanau.data import load_default_pairs
 
     start = time.time()
+    _check_out_dir(args.out)
     pairs = load_default_pairs()
     if args.max_pairs:
         pairs = pairs[: args.max_pairs]
@@ -230,6 +283,7 @@ def cmd_demo(args) -> int:
 
 def cmd_train(args) -> int:
     _check_preset(args.preset)
+    _check_out_dir(args.out)
     pairs = _load_pairs(args.data, reverse=args.reverse)
     if args.max_pairs:
         pairs = pairs[: args.max_pairs]
@@ -260,7 +314,7 @@ def cmd_translate(args) -> int:
     translator = _load_translator(args.model)
     texts = args.text
     if not texts:
-        texts = [line.rstrip("\r\n") for line in sys.stdin]
+        texts = _stdin_lines()
     kwargs = {}
     if args.strategy == "beam":
         kwargs["beam_size"] = args.beam_size
@@ -281,16 +335,44 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
+def _check_image_path(path: str) -> None:
+    """`--out` of `attention`: a file with a format matplotlib writes."""
+    try:
+        from matplotlib.backend_bases import FigureCanvasBase
+    except ImportError:
+        raise UserError(
+            "attention needs matplotlib: pip install 'keras-bahdanau[plot]'."
+        ) from None
+    formats = sorted(FigureCanvasBase.get_supported_filetypes())
+    extension = os.path.splitext(path)[1][1:].lower()
+    if extension and extension not in formats:
+        raise UserError(
+            f"--out must end with a supported image format "
+            f"({', '.join(formats)}); received {path!r}. Use e.g. "
+            "--out attention.png."
+        )
+    if os.path.isdir(path):
+        raise UserError(
+            f"--out must be an image file; {path!r} is a directory. Use "
+            "e.g. --out attention.png."
+        )
+
+
 def cmd_attention(args) -> int:
+    _check_image_path(args.out)
     translator = _load_translator(args.model)
     if not args.text.strip():
         raise UserError("TEXT must hold a word; received an empty string.")
-    translator.plot_attention(args.text, args.out)
+    try:
+        translator.plot_attention(args.text, args.out)
+    except (ImportError, OSError, ValueError) as error:
+        raise UserError(f"--out {args.out!r}: {_one_line(error)}") from None
     _log(f"Attention heatmap: {os.path.abspath(args.out)}")
     return 0
 
 
 def cmd_export(args) -> int:
+    _check_out_dir(args.out)
     translator = _load_translator(args.model)
     translator.export(args.out)
     _log(f"SavedModel written to {os.path.abspath(args.out)}")
@@ -302,6 +384,7 @@ def cmd_tune(args) -> int:
 
     from keras_bahdanau.tuning import run_search
 
+    _check_out_dir(args.out)
     pairs = _load_pairs(args.data, reverse=args.reverse)
     try:
         # Keras Tuner and Keras print progress on stdout: keep it for JSON.
@@ -353,7 +436,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--epochs", type=_positive(int), default=10)
     train.add_argument("--max-pairs", type=_positive(int), default=None)
     train.add_argument("--validation-split", type=_fraction, default=0.1)
-    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--seed", type=_seed, default=0)
     train.add_argument("--batch-size", type=_positive(int), default=64)
     train.add_argument("--max-length", type=_positive(int), default=40)
     train.add_argument(
@@ -418,7 +501,7 @@ def build_parser() -> argparse.ArgumentParser:
     tune.add_argument("--reverse", action="store_true")
     tune.add_argument("--preset", choices=("tiny", "small"), default="small")
     tune.add_argument("--max-pairs", type=_positive(int), default=None)
-    tune.add_argument("--seed", type=int, default=0)
+    tune.add_argument("--seed", type=_seed, default=0)
     tune.add_argument("--batch-size", type=_positive(int), default=64)
     tune.add_argument("--validation-split", type=_fraction, default=0.1)
     tune.add_argument("--max-length", type=_positive(int), default=40)

@@ -7,6 +7,7 @@ import tensorflow as tf
 
 from keras_bahdanau import decoding
 from keras_bahdanau.compilation import unfused
+from keras_bahdanau.data.pairs import check_path
 
 
 def export_saved_model(translator, path: str) -> str:
@@ -30,6 +31,8 @@ def export_saved_model(translator, path: str) -> str:
         `path`.
 
     Raises:
+        TypeError: `path` is not a str or `os.PathLike`.
+        FileExistsError: `path` is an existing file.
         RuntimeError: the Keras backend is not TensorFlow.
 
     Example:
@@ -43,6 +46,13 @@ def export_saved_model(translator, path: str) -> str:
     reloaded.signatures["serving_default"](texts=tf.constant(["Hello."]))
     ```
     """
+    path = check_path("path", path, "exported_translator")
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise FileExistsError(
+            "`path` must be a directory (new or existing) for the "
+            f"SavedModel. Received: path={path!r}, an existing file. Pass "
+            "another path, or remove the file."
+        )
     if keras.config.backend() != "tensorflow":
         raise RuntimeError(
             "`export` needs the TensorFlow backend. Received: backend="

@@ -15,9 +15,12 @@ A training directory holds:
 are loaded and training goes on from epoch `completed_epochs` (an epoch cut
 short is run again from its first batch, starting from the weights of the
 last mid-epoch backup), so an interrupted run that is started again ends
-with the requested number of epochs. A finished run is not trained again.
+with the requested number of epochs. A finished run is not trained again:
+its weights are loaded into the model and its `History` is read back from
+`training_log.csv`.
 """
 
+import csv
 import json
 import os
 
@@ -45,6 +48,62 @@ def read_state(directory: str) -> dict:
         return {}
     with open(path, encoding="utf-8") as f:
         return json.load(f)
+
+
+def is_finished(state: dict, epochs: int) -> bool:
+    """Whether `state` describes a run with nothing left to train.
+
+    Args:
+        state: a dict from `read_state`.
+        epochs: the requested total number of epochs.
+
+    Returns:
+        `True` when the run finished with `epochs` requested (early
+        stopping included) or has completed at least `epochs` epochs.
+    """
+    if not state:
+        return False
+    if state.get("finished") and state.get("epochs") == epochs:
+        return True
+    return int(state.get("completed_epochs", 0)) >= epochs
+
+
+def logged_history(
+    directory: str, model: "keras.Model | None" = None
+) -> keras.callbacks.History:
+    """A Keras `History` rebuilt from `directory/training_log.csv`.
+
+    Args:
+        directory: a training directory.
+        model: the model to attach to the `History`, or `None`.
+
+    Returns:
+        A `keras.callbacks.History` whose `epoch` lists the logged epochs
+        and whose `history` maps each logged metric to its values (empty
+        when there is no log).
+    """
+    history = keras.callbacks.History()
+    history.epoch = []
+    path = os.path.join(directory, LOG_FILENAME)
+    if os.path.isfile(path):
+        with open(path, newline="", encoding="utf-8") as f:
+            for row in csv.DictReader(f):
+                history.epoch.append(int(row.pop("epoch")))
+                for key, value in row.items():
+                    history.history.setdefault(key, []).append(
+                        _number(value)
+                    )
+    if model is not None:
+        history.set_model(model)
+    return history
+
+
+def _number(text: "str | None") -> "float | None":
+    """A logged value; `None` for the `NA` that `CSVLogger` writes."""
+    try:
+        return float(text)
+    except (TypeError, ValueError):
+        return None
 
 
 def _write_json(path: str, value: dict) -> None:
@@ -127,6 +186,9 @@ def restore(model: keras.Model, directory: str) -> int:
 
     Returns:
         The number of completed epochs (0 without a backup).
+
+    Raises:
+        ValueError: the backup holds the variables of another model.
     """
     path = os.path.join(directory, BACKUP_DIRNAME, WEIGHTS_FILENAME)
     state = read_state(directory)
@@ -134,7 +196,15 @@ def restore(model: keras.Model, directory: str) -> int:
         return 0
     if model.optimizer is not None and not model.optimizer.built:
         model.optimizer.build(model.trainable_variables)
-    model.load_weights(path)
+    try:
+        model.load_weights(path)
+    except ValueError as error:
+        raise ValueError(
+            "`directory` must hold a run of the same model to resume it. "
+            f"Received: directory={directory!r}, whose backup does not fit "
+            f"this model ({' '.join(str(error).split())[:200]}). Pass a new "
+            "directory, or build the model with the run's settings."
+        ) from None
     return int(state.get("completed_epochs", 0))
 
 
@@ -149,7 +219,7 @@ def fit(
     backup_every: "int | None" = 50,
     verbose="auto",
     on_epoch_saved=None,
-) -> "keras.callbacks.History | None":
+) -> keras.callbacks.History:
     """Trains a compiled, built model with resumable checkpoints.
 
     Args:
@@ -169,11 +239,14 @@ def fit(
         on_epoch_saved: `f(epoch)` called after every epoch's backup.
 
     Returns:
-        The Keras `History`, or `None` when `directory` holds a finished
-        run (nothing is trained then).
+        The Keras `History`. When `directory` holds a finished run
+        (`is_finished`), nothing is trained: the run's weights are loaded
+        into `model` and the `History` is rebuilt from its
+        `training_log.csv` (`logged_history`).
 
     Raises:
-        ValueError: if `epochs` is not a positive int.
+        ValueError: if `epochs` is not a positive int, or the backup in
+            `directory` belongs to another model.
 
     Example:
 
@@ -195,12 +268,10 @@ def fit(
     checkpoint = None
     if directory is not None:
         os.makedirs(directory, exist_ok=True)
-        state = read_state(directory)
-        if state.get("finished") and state.get("epochs") == epochs:
-            return None
-        initial_epoch = min(restore(model, directory), epochs)
-        if initial_epoch >= epochs:
-            return None
+        if is_finished(read_state(directory), epochs):
+            restore(model, directory)
+            return logged_history(directory, model)
+        initial_epoch = restore(model, directory)
         checkpoint = ResumableCheckpoint(
             directory, epochs, backup_every, on_epoch_saved
         )

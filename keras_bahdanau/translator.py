@@ -14,6 +14,7 @@ from keras_bahdanau import training
 from keras_bahdanau.data import as_pairs
 from keras_bahdanau.data import split_pairs
 from keras_bahdanau.data.datasets import make_dataset
+from keras_bahdanau.data.pairs import check_path
 from keras_bahdanau.layers.validation import check_positive_int
 from keras_bahdanau.layers.validation import check_type
 from keras_bahdanau.models import PRESETS
@@ -273,12 +274,12 @@ class Translator:
         validation_pairs=None,
         epochs: int = 10,
         batch_size: int = 64,
-        directory: "str | None" = None,
+        directory: "str | os.PathLike | None" = None,
         callbacks: "list | None" = None,
         early_stopping_patience: "int | None" = 3,
         backup_every: "int | None" = 50,
         verbose="auto",
-    ) -> "keras.callbacks.History | None":
+    ) -> keras.callbacks.History:
         """Trains the model (teacher forcing), resumable from `directory`.
 
         With `directory`, the translator is saved there after every epoch
@@ -287,6 +288,14 @@ class Translator:
         logged to `directory/training_log.csv`, and a run that was
         interrupted goes on from its last backup when `fit` is called again
         with the same `directory` (see `keras_bahdanau.training`).
+
+        A directory that already holds a run is never overwritten with
+        untrained weights: the translator is saved there before training
+        only when it holds no run yet. An interrupted run goes on from its
+        backup; a finished run is not trained again: its weights are loaded
+        into this translator. The run's vocabularies must equal this
+        translator's (create it with `Translator.load(directory)` to go on
+        with other pairs).
 
         Args:
             pairs: training pairs or TSV path; default `self.train_pairs`.
@@ -302,11 +311,15 @@ class Translator:
             verbose: Keras verbosity (`"auto"` shows progress bars).
 
         Returns:
-            The Keras `History`, or `None` if `directory` holds a finished
-            run of `epochs` epochs.
+            The Keras `History`. When `directory` holds a finished run of
+            `epochs` epochs, nothing is trained and the `History` is read
+            back from `directory/training_log.csv` (one entry per logged
+            epoch).
 
         Raises:
-            ValueError: no training pairs, or a bad setting.
+            ValueError: no training pairs, no pair (training or validation)
+                within the length limits, `directory` holds a run with other
+                vocabularies or another model, or a bad setting.
         """
         if pairs is None:
             pairs = self.train_pairs
@@ -322,10 +335,34 @@ class Translator:
         )
         validation_data = None
         if validation_pairs:
-            validation_data = self.make_dataset(validation_pairs, batch_size)
+            try:
+                validation_data = self.make_dataset(
+                    validation_pairs, batch_size
+                )
+            except ValueError as error:
+                message = str(error)
+                if not message.startswith("`pairs`"):
+                    raise
+                raise ValueError(
+                    "`validation_pairs`" + message[len("`pairs`") :]
+                    + " Or pass validation_pairs=[] to train without "
+                    "validation."
+                ) from None
         on_epoch_saved = None
+        finished = False
         if directory is not None:
-            self.save(directory)
+            directory = check_path("directory", directory, "runs/en-hi")
+            self._check_same_vocabularies(directory)
+            state = training.read_state(directory)
+            finished = training.is_finished(state, epochs)
+            if not state:
+                # No run yet: Translator.load(directory) works from now on.
+                self.save(directory)
+            elif not os.path.isfile(os.path.join(directory, CONFIG_FILENAME)):
+                # A backup without the translator files: save the run's
+                # weights with this translator's vocabularies and settings.
+                training.restore(self.model, directory)
+                self.save(directory)
 
             def on_epoch_saved(epoch):
                 self.save(directory)
@@ -342,20 +379,52 @@ class Translator:
             verbose=verbose,
             on_epoch_saved=on_epoch_saved,
         )
-        if directory is not None and history is not None:
+        if directory is not None and not finished:
             self.save(directory)
         return history
 
+    def _check_same_vocabularies(self, directory: str) -> None:
+        """Raises `ValueError` when `directory` holds other vocabularies."""
+        for side, name, tokenizer in (
+            ("source", SOURCE_TOKENIZER_FILENAME, self.source_tokenizer),
+            ("target", TARGET_TOKENIZER_FILENAME, self.target_tokenizer),
+        ):
+            path = os.path.join(directory, name)
+            if not os.path.isfile(path):
+                continue
+            with open(path, encoding="utf-8") as f:
+                saved = json.load(f)
+            # Through JSON, as `save` wrote it (tuples become lists).
+            current = json.loads(json.dumps(tokenizer.get_config()))
+            if saved != current:
+                raise ValueError(
+                    "`directory` must hold no run, or a run with this "
+                    f"translator's vocabularies. Received: directory="
+                    f"{directory!r}, whose {side} tokenizer ({name}) "
+                    "differs from this translator's (other training data "
+                    "or settings). Pass a new directory, or continue that "
+                    "run with Translator.load(directory).fit(pairs, "
+                    "directory=directory)."
+                )
+
     # --------------------------------------------------------- translation
-    def _encode_sources(self, texts: list[str]) -> np.ndarray:
-        """Dense source ids `(batch, len)`, cut to `max_source_length`."""
+    def _encode_sources(
+        self, texts: list[str], names: "list[str] | None" = None
+    ) -> np.ndarray:
+        """Dense source ids `(batch, len)`, cut to `max_source_length`.
+
+        `names` label the texts in the too-long warning (the caller's
+        argument names, e.g. `"texts[3]"`); default `texts[i]`.
+        """
+        if names is None:
+            names = [f"texts[{i}]" for i in range(len(texts))]
         strings = tf.constant(texts, dtype=tf.string)
         lengths = self.source_tokenizer.tokenize(strings).row_lengths()
         lengths = lengths.numpy()
-        for index, length in enumerate(lengths):
+        for name, length in zip(names, lengths):
             if length > self.max_source_length:
                 warnings.warn(
-                    f"`texts[{index}]` has {length} sub-words, more than "
+                    f"`{name}` has {length} sub-words, more than "
                     f"max_source_length={self.max_source_length}; only the "
                     "first ones are translated. Split long sentences.",
                     stacklevel=3,
@@ -367,8 +436,7 @@ class Translator:
         )
         return ids.numpy()
 
-    def _generate(self, texts, strategy, max_length, generate_kwargs):
-        source_ids = self._encode_sources(texts)
+    def _generate(self, source_ids, strategy, max_length, generate_kwargs):
         if max_length is None:
             max_length = self.max_target_length + 1
         return self.model.generate(
@@ -419,9 +487,11 @@ class Translator:
         todo.sort(key=lambda i: len(texts[i]))
         for start in range(0, len(todo), batch_size):
             chunk = todo[start : start + batch_size]
+            source_ids = self._encode_sources(
+                [texts[i] for i in chunk], [f"texts[{i}]" for i in chunk]
+            )
             outputs = self._generate(
-                [texts[i] for i in chunk], strategy, max_length,
-                generate_kwargs,
+                source_ids, strategy, max_length, generate_kwargs
             )
             decoded = self.target_tokenizer.detokenize(outputs["tokens"])
             for i, text in zip(chunk, decoded.numpy()):
@@ -452,10 +522,11 @@ class Translator:
                 "`text` must hold a word. Received: text="
                 f"{text!r}. Pass a non-empty sentence."
             )
+        source_ids = self._encode_sources([text], ["text"])
         outputs = self._generate(
-            [text], "greedy", max_length, {"return_alignments": True}
+            source_ids, "greedy", max_length, {"return_alignments": True}
         )
-        source_ids = self._encode_sources([text])[0]
+        source_ids = source_ids[0]
         source_len = int(np.sum(source_ids != TextTokenizer.PAD_ID))
         tokens = [int(t) for t in outputs["tokens"][0]]
         if TextTokenizer.END_ID in tokens:
@@ -558,8 +629,12 @@ class Translator:
 
         Returns:
             `path`.
+
+        Raises:
+            TypeError: `path` is not a str or `os.PathLike`.
+            FileExistsError: `path` (not ending in `.keras`) is a file.
         """
-        path = os.fspath(path)
+        path = check_path("path", path, "my_translator")
         if path.endswith(".keras"):
             os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
             self.model.save(path)
@@ -573,6 +648,7 @@ class Translator:
                     ARCHIVE_ENTRY, json.dumps(bundle, ensure_ascii=False)
                 )
             return path
+        _check_not_a_file(path)
         os.makedirs(path, exist_ok=True)
         # Written to a temporary name first: a kill mid-save keeps the old.
         tmp = os.path.join(path, "tmp." + MODEL_FILENAME)
@@ -598,10 +674,18 @@ class Translator:
 
         Raises:
             FileNotFoundError: nothing saved at `path`.
+            TypeError: `path` is not a str or `os.PathLike`.
             ValueError: the files are not a saved translator.
         """
-        path = os.fspath(path)
+        path = check_path("path", path, "my_translator")
         if os.path.isfile(path) and path.endswith(".keras"):
+            if not zipfile.is_zipfile(path):
+                raise ValueError(
+                    "`path` must be a translator saved by Translator.save. "
+                    f"Received: path={path!r}, a file that is not a .keras "
+                    "archive (not a zip file). Pass the directory or "
+                    ".keras file written by Translator.save."
+                )
             with zipfile.ZipFile(path) as archive:
                 if ARCHIVE_ENTRY not in archive.namelist():
                     raise ValueError(
@@ -631,9 +715,15 @@ class Translator:
             target = TextTokenizer.load(
                 os.path.join(path, TARGET_TOKENIZER_FILENAME)
             )
-            model = keras.saving.load_model(
-                os.path.join(path, MODEL_FILENAME)
-            )
+            model_path = os.path.join(path, MODEL_FILENAME)
+            if not zipfile.is_zipfile(model_path):
+                raise ValueError(
+                    "`path` must be a translator saved by Translator.save. "
+                    f"Received: path={path!r}, whose {MODEL_FILENAME} is "
+                    "missing or not a .keras archive. Save the translator "
+                    "again, or train it again."
+                )
+            model = keras.saving.load_model(model_path)
         translator = cls(
             source,
             target,
@@ -659,10 +749,23 @@ class Translator:
 
         Returns:
             `path`.
+
+        Raises:
+            TypeError: `path` is not a str or `os.PathLike`.
+            FileExistsError: `path` is an existing file.
         """
         from keras_bahdanau import export
 
         return export.export_saved_model(self, path)
+
+
+def _check_not_a_file(path: str) -> None:
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise FileExistsError(
+            "`path` must be a directory (new or existing) or end in "
+            f"`.keras`. Received: path={path!r}, an existing file. Pass "
+            "another path, or remove the file."
+        )
 
 
 def _write_json(path: str, value) -> None:

@@ -1,5 +1,6 @@
 """Command line: each subcommand through a subprocess, errors in-process."""
 
+import io
 import json
 import os
 import subprocess
@@ -181,3 +182,75 @@ def test_error_bad_arguments(capsys):
                            "--no-repeat-ngram-size", "0"])
     assert "--no-repeat-ngram-size" in line or "positive" in line
     assert "usage" not in _error(capsys, ["frobnicate"])
+
+
+def test_error_no_pair_within_max_length(capsys, tmp_path):
+    data = _write_pairs(tmp_path / "p.tsv",
+                        [(f"{i} 2 3 4", f"4 3 2 {i}") for i in range(5)])
+    code = cli.main([
+        "train", "--data", data, "--out", str(tmp_path / "o"), "--preset",
+        "tiny", "--max-length", "2", "--epochs", "1",
+    ])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err
+    line = err.strip().splitlines()[-1]  # after the data summary
+    assert line.startswith("keras-bahdanau train: error:")
+    assert "within the length limits" in line
+    assert "--max-length (now 2)" in line
+
+
+@pytest.mark.parametrize("command", ["train", "tune"])
+@pytest.mark.parametrize("seed", ["-1", "4294967296", "x"])
+def test_error_seed_out_of_range(capsys, command, seed):
+    line = _error(capsys, [command, "--data", "d", "--out", "o", "--seed",
+                           seed])
+    assert "--seed" in line and "[0, 2**32)" in line
+
+
+def test_error_out_is_a_file(model_dir, capsys, tmp_path):
+    model, _ = model_dir
+    a_file = tmp_path / "a_file"
+    a_file.write_text("x")
+    data = _write_pairs(tmp_path / "p.tsv",
+                        [(f"{i} 2", f"2 {i}") for i in range(12)])
+    for argv in (
+        ["train", "--data", data, "--out", str(a_file), "--preset", "tiny"],
+        ["export", "--model", model, "--out", str(a_file)],
+        ["demo", "--out", str(a_file)],
+        ["tune", "--data", data, "--out", str(a_file)],
+    ):
+        line = _error(capsys, argv)
+        assert "--out must be a directory" in line and "a_file" in line
+
+
+def test_error_attention_unsupported_image_format(model_dir, capsys,
+                                                  tmp_path):
+    model, _ = model_dir
+    line = _error(capsys, [
+        "attention", "--model", model, "--out", str(tmp_path / "a.xyz"),
+        "1 2",
+    ])
+    assert "--out must end with a supported image format" in line
+    assert "png" in line and "a.xyz" in line
+
+
+def test_error_model_is_not_a_zip(capsys, tmp_path):
+    fake = tmp_path / "fake.keras"
+    fake.write_bytes(b"not a zip file")
+    line = _error(capsys, ["translate", "--model", str(fake), "hello"])
+    assert "not a zip file" in line and "fake.keras" in line
+
+
+def test_translate_stdin_bytes(model_dir, capsys, monkeypatch):
+    out, _ = model_dir
+
+    def stdin(raw):
+        monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(raw)))
+
+    stdin(b"1 2 3\r\n\r\n4 5\n")
+    assert cli.main(["translate", "--model", out]) == 0
+    lines = capsys.readouterr().out.split("\n")
+    assert len(lines) == 4 and lines[1] == "" and lines[3] == ""
+    stdin(b"1 2 3\n4 \xff 5\n")
+    line = _error(capsys, ["translate", "--model", out])
+    assert "stdin line 2 is not valid UTF-8" in line

@@ -91,6 +91,13 @@ def test_missing_file(tmp_path):
         data.load_pairs(str(tmp_path / "missing.tsv"))
 
 
+@pytest.mark.parametrize("path", [None, 5, b"pairs.tsv"])
+def test_path_of_wrong_type(path):
+    with pytest.raises(TypeError, match=r"`path` must be a path.*Received: "
+                       r"path=.*Pass e\.g\. path="):
+        data.load_pairs(path)
+
+
 def test_not_utf8(tmp_path):
     path = tmp_path / "latin1.tsv"
     path.write_bytes("café\tx\n".encode("latin-1"))

@@ -80,3 +80,43 @@ def test_tiny_attention_model_learns_reversal_and_beats_no_attention():
     long_without = masked_accuracy(without_attention, long)
     assert long_with >= 0.95, long_with
     assert long_without < long_with - 0.1, (long_without, long_with)
+
+
+def _tiny_model(vocab=VOCAB):
+    model = kb.build_model(vocab, vocab, preset="tiny")
+    model.compile()
+    source, decoder_input, _ = reversal(4, 2, 3, seed=0)
+    model((source, decoder_input))
+    return model
+
+
+def test_fit_on_finished_directory_restores_weights_and_history(tmp_path):
+    from keras_bahdanau import training
+
+    directory = str(tmp_path / "run")
+    source, decoder_input, target = reversal(64, 2, 4, seed=0)
+    data = ((source, decoder_input), target)
+    trained = _tiny_model()
+    history = training.fit(trained, data, epochs=1, directory=directory,
+                           verbose=0)
+    fresh = _tiny_model()
+    again = training.fit(fresh, data, epochs=1, directory=directory,
+                         verbose=0)
+    # Nothing trained: the run's weights and its logged History come back.
+    assert again.epoch == [0]
+    assert again.history["loss"] == pytest.approx(history.history["loss"])
+    for got, want in zip(fresh.get_weights(), trained.get_weights()):
+        np.testing.assert_array_equal(got, want)
+    assert training.read_state(directory)["completed_epochs"] == 1
+
+
+def test_restore_rejects_the_backup_of_another_model(tmp_path):
+    from keras_bahdanau import training
+
+    directory = str(tmp_path / "run")
+    source, decoder_input, target = reversal(16, 2, 3, seed=0)
+    training.fit(_tiny_model(), ((source, decoder_input), target), epochs=1,
+                 directory=directory, verbose=0)
+    with pytest.raises(ValueError, match="`directory` must hold a run of "
+                       "the same model.*Pass a new directory"):
+        training.restore(_tiny_model(VOCAB + 4), directory)

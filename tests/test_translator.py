@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import warnings
 
 import keras
 import numpy as np
@@ -119,6 +120,30 @@ def test_translate_unknown_characters_and_long_input(trained):
     assert isinstance(out[0], str)
 
 
+def test_long_input_warning_names_the_original_index(trained):
+    translator, _ = trained
+    long = " ".join(["1"] * 50)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        translator.translate([long, "1 2"])  # sorted by length: "1 2" first
+    messages = [str(w.message) for w in caught]
+    assert len(messages) == 1 and messages[0].startswith("`texts[0]`")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        translator.attention(long)
+    messages = [str(w.message) for w in caught]
+    assert len(messages) == 1 and messages[0].startswith("`text` has")
+
+
+def test_fit_names_validation_pairs_when_all_are_too_long(trained):
+    translator, _ = trained
+    long = " ".join(["1"] * 30)
+    with pytest.raises(ValueError, match=r"^`validation_pairs` must hold at "
+                       r"least one pair within the length limits.*Raise"):
+        translator.fit([("1 2", "2 1")], validation_pairs=[(long, long)],
+                       epochs=1, verbose=0)
+
+
 def test_translate_strategies(trained):
     translator, _ = trained
     texts = ["1 2 3", "4 5"]
@@ -215,6 +240,27 @@ def test_save_load_directory_and_keras_file(trained, tmp_path):
         kb.Translator.load(str(tmp_path / "missing"))
 
 
+def test_save_load_export_reject_bad_paths(trained, tmp_path):
+    translator, _ = trained
+    for call in (translator.save, kb.Translator.load, translator.export):
+        with pytest.raises(TypeError, match=r"`path` must be a path \(str "
+                           r"or os.PathLike\)\. Received: path=None"):
+            call(None)
+    a_file = tmp_path / "a_file"
+    a_file.write_text("x")
+    with pytest.raises(FileExistsError, match=r"`path` must be a directory.*"
+                       r"an existing file\. Pass another path"):
+        translator.save(str(a_file))
+    with pytest.raises(FileExistsError, match=r"`path` must be a directory.*"
+                       r"an existing file\. Pass another path"):
+        translator.export(str(a_file))
+    fake = tmp_path / "fake.keras"
+    fake.write_bytes(b"not a zip file")
+    with pytest.raises(ValueError, match=r"`path` must be a translator saved "
+                       r"by Translator.save.*not a zip file"):
+        kb.Translator.load(str(fake))
+
+
 def test_training_directory_contents(trained):
     _, directory = trained
     names = set(os.listdir(directory))
@@ -265,7 +311,75 @@ def test_resume_after_interruption(tmp_path):
         epochs = [row["epoch"] for row in csv.DictReader(f)]
     assert epochs == ["0", "1", "2"]
     assert training.read_state(directory)["finished"]
-    assert resumed.fit(**settings) is None  # finished: nothing to do
+    # Finished: nothing is trained; the History is read from the log.
+    again = resumed.fit(**settings)
+    assert again.epoch == [0, 1, 2]
+    assert again.history["loss"][1:] == pytest.approx(
+        history.history["loss"]
+    )
+
+
+def _weights_of(directory):
+    return kb.Translator.load(directory).model.get_weights()
+
+
+def _assert_same_weights(got, want):
+    assert len(got) == len(want)
+    for a, b in zip(got, want):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_fit_again_on_finished_run_keeps_and_restores_it(tmp_path):
+    directory = str(tmp_path / "run")
+    settings = dict(epochs=1, batch_size=16, directory=directory, verbose=0)
+    first = kb.Translator.from_pairs(_pairs(64), preset="tiny", **LIMITS)
+    first.fit(**settings)
+    trained = first.model.get_weights()
+    model_file = os.path.join(directory, "model.keras")
+    saved_bytes = open(model_file, "rb").read()
+
+    # Same data and settings in a new translator (as a re-run script does).
+    second = kb.Translator.from_pairs(_pairs(64), preset="tiny", **LIMITS)
+    history = second.fit(**settings)
+    assert history.epoch == [0] and len(history.history["loss"]) == 1
+    _assert_same_weights(second.model.get_weights(), trained)
+    _assert_same_weights(_weights_of(directory), trained)
+    assert open(model_file, "rb").read() == saved_bytes
+    assert second.translate(["1 2 3"]) == first.translate(["1 2 3"])
+
+
+def test_fit_rejects_a_run_with_other_vocabularies(tmp_path):
+    directory = str(tmp_path / "run")
+    settings = dict(epochs=1, batch_size=16, directory=directory, verbose=0)
+    kb.Translator.from_pairs(_pairs(32), preset="tiny", **LIMITS).fit(
+        **settings
+    )
+    saved = _weights_of(directory)
+    words = [(f"w{i} x", f"x w{i}") for i in range(32)]
+    other = kb.Translator.from_pairs(words, preset="tiny", **LIMITS)
+    with pytest.raises(ValueError, match=r"`directory` must hold no run, "
+                       r"or a run with this translator's vocabularies.*"
+                       r"Pass a new directory"):
+        other.fit(**settings)
+    _assert_same_weights(_weights_of(directory), saved)
+
+
+def test_refit_of_interrupted_run_never_saves_fresh_weights(tmp_path):
+    directory = str(tmp_path / "run")
+    settings = dict(epochs=2, batch_size=16, directory=directory, verbose=0,
+                    backup_every=None, early_stopping_patience=None)
+    first = kb.Translator.from_pairs(_pairs(64), preset="tiny", **LIMITS)
+    with pytest.raises(KeyboardInterrupt):
+        first.fit(callbacks=[_Interrupt(1, 0)], **settings)
+    after_epoch_1 = _weights_of(directory)
+
+    # A new translator on the same data, killed again before an epoch ends:
+    # the saved model is still the one of the first epoch.
+    second = kb.Translator.from_pairs(_pairs(64), preset="tiny", **LIMITS)
+    with pytest.raises(KeyboardInterrupt):
+        second.fit(callbacks=[_Interrupt(1, 0)], **settings)
+    _assert_same_weights(_weights_of(directory), after_epoch_1)
+    assert training.read_state(directory)["completed_epochs"] == 1
 
 
 def test_export_saved_model_in_fresh_process(trained, tmp_path):

@@ -10,6 +10,31 @@ DEFAULT_PAIRS_FILENAME = "hin-eng.tsv"
 _MAX_REPORTED_LINES = 5
 
 
+def check_path(name: str, value, example: str) -> str:
+    """Returns `os.fspath(value)`; `TypeError` unless a str or PathLike.
+
+    Args:
+        name: the argument's name, for the message.
+        value: the argument.
+        example: a path for the message, e.g. `"pairs.tsv"`.
+
+    Returns:
+        The path as a str.
+
+    Raises:
+        TypeError: `value` is not a str or an `os.PathLike` of str.
+    """
+    if isinstance(value, (str, os.PathLike)):
+        path = os.fspath(value)
+        if isinstance(path, str):
+            return path
+    raise TypeError(
+        f"`{name}` must be a path (str or os.PathLike). Received: "
+        f"{name}={value!r} of type {type(value).__name__}. Pass e.g. "
+        f"{name}={example!r}."
+    )
+
+
 def load_pairs(
     path: str | os.PathLike, reverse: bool = False
 ) -> list[tuple[str, str]]:
@@ -31,6 +56,7 @@ def load_pairs(
 
     Raises:
         FileNotFoundError: if the file does not exist.
+        TypeError: if `path` is not a str or `os.PathLike`.
         ValueError: if the file is empty, is not UTF-8, or has no valid line.
 
     Example:
@@ -40,7 +66,7 @@ def load_pairs(
     >>> pairs[0]
     ('Wow!', 'वाह!')
     """
-    path = os.fspath(path)
+    path = check_path("path", path, "pairs.tsv")
     if not os.path.isfile(path):
         raise FileNotFoundError(
             f"Sentence-pair file not found: {path!r}. Pass the path of a "
