@@ -174,15 +174,15 @@ def _train(
 
     from keras_bahdanau import training
     from keras_bahdanau.data import split_pairs
-    from keras_bahdanau.translator import CONFIG_FILENAME
     from keras_bahdanau.translator import Translator
+    from keras_bahdanau.translator_files import holds_translator
 
     keras.utils.set_random_seed(seed)
     if verbose is None:
         # Progress bars on a terminal, one line per epoch in a log file.
         verbose = 1 if sys.stdout.isatty() else 2
     state = training.read_state(out)
-    if state and os.path.isfile(os.path.join(out, CONFIG_FILENAME)):
+    if state and holds_translator(out):
         try:
             translator = Translator.load(out)
         except (FileNotFoundError, ValueError) as error:

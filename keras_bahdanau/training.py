@@ -26,6 +26,7 @@ import os
 
 import keras
 
+from keras_bahdanau.jsonfile import write_json
 from keras_bahdanau.layers.validation import check_positive_int
 
 BACKUP_DIRNAME = "backup"
@@ -106,13 +107,6 @@ def _number(text: "str | None") -> "float | None":
         return None
 
 
-def _write_json(path: str, value: dict) -> None:
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(value, f)
-    os.replace(tmp, path)
-
-
 class ResumableCheckpoint(keras.callbacks.Callback):
     """Saves model + optimizer variables and the epoch/batch reached.
 
@@ -157,7 +151,7 @@ class ResumableCheckpoint(keras.callbacks.Callback):
             "batch": batch,
             "finished": finished,
         }
-        _write_json(os.path.join(self.backup_dir, STATE_FILENAME), state)
+        write_json(os.path.join(self.backup_dir, STATE_FILENAME), state)
 
     def on_epoch_begin(self, epoch, logs=None):
         self._completed = epoch

@@ -1,9 +1,7 @@
 """Translator: tokenizers + `AttentionSeq2Seq`, strings in, strings out."""
 
-import json
 import os
 import warnings
-import zipfile
 
 import keras
 import numpy as np
@@ -11,6 +9,7 @@ import tensorflow as tf
 
 from keras_bahdanau import metrics
 from keras_bahdanau import training
+from keras_bahdanau import translator_files
 from keras_bahdanau.data import as_pairs
 from keras_bahdanau.data import split_pairs
 from keras_bahdanau.data.datasets import make_dataset
@@ -20,14 +19,6 @@ from keras_bahdanau.layers.validation import check_type
 from keras_bahdanau.models import PRESETS
 from keras_bahdanau.models import build_model
 from keras_bahdanau.text import TextTokenizer
-
-CONFIG_FILENAME = "translator.json"
-MODEL_FILENAME = "model.keras"
-SOURCE_TOKENIZER_FILENAME = "source_tokenizer.json"
-TARGET_TOKENIZER_FILENAME = "target_tokenizer.json"
-# Entry added to a single-file `.keras` archive by `Translator.save`.
-ARCHIVE_ENTRY = "keras_bahdanau_translator.json"
-FORMAT_VERSION = 1
 
 
 def _check_text(name: str, value) -> None:
@@ -352,13 +343,13 @@ class Translator:
         finished = False
         if directory is not None:
             directory = check_path("directory", directory, "runs/en-hi")
-            self._check_same_vocabularies(directory)
+            translator_files.check_same_vocabularies(self, directory)
             state = training.read_state(directory)
             finished = training.is_finished(state, epochs)
             if not state:
                 # No run yet: Translator.load(directory) works from now on.
                 self.save(directory)
-            elif not os.path.isfile(os.path.join(directory, CONFIG_FILENAME)):
+            elif not translator_files.holds_translator(directory):
                 # A backup without the translator files: save the run's
                 # weights with this translator's vocabularies and settings.
                 training.restore(self.model, directory)
@@ -382,30 +373,6 @@ class Translator:
         if directory is not None and not finished:
             self.save(directory)
         return history
-
-    def _check_same_vocabularies(self, directory: str) -> None:
-        """Raises `ValueError` when `directory` holds other vocabularies."""
-        for side, name, tokenizer in (
-            ("source", SOURCE_TOKENIZER_FILENAME, self.source_tokenizer),
-            ("target", TARGET_TOKENIZER_FILENAME, self.target_tokenizer),
-        ):
-            path = os.path.join(directory, name)
-            if not os.path.isfile(path):
-                continue
-            with open(path, encoding="utf-8") as f:
-                saved = json.load(f)
-            # Through JSON, as `save` wrote it (tuples become lists).
-            current = json.loads(json.dumps(tokenizer.get_config()))
-            if saved != current:
-                raise ValueError(
-                    "`directory` must hold no run, or a run with this "
-                    f"translator's vocabularies. Received: directory="
-                    f"{directory!r}, whose {side} tokenizer ({name}) "
-                    "differs from this translator's (other training data "
-                    "or settings). Pass a new directory, or continue that "
-                    "run with Translator.load(directory).fit(pairs, "
-                    "directory=directory)."
-                )
 
     # --------------------------------------------------------- translation
     def _encode_sources(
@@ -608,7 +575,7 @@ class Translator:
     def get_config(self) -> dict:
         """JSON-able settings (without the tokenizers and the model)."""
         return {
-            "format_version": FORMAT_VERSION,
+            "format_version": translator_files.FORMAT_VERSION,
             "source_lang": self.source_lang,
             "target_lang": self.target_lang,
             "max_source_length": self.max_source_length,
@@ -634,33 +601,7 @@ class Translator:
             TypeError: `path` is not a str or `os.PathLike`.
             FileExistsError: `path` (not ending in `.keras`) is a file.
         """
-        path = check_path("path", path, "my_translator")
-        if path.endswith(".keras"):
-            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-            self.model.save(path)
-            bundle = {
-                "config": self.get_config(),
-                "source_tokenizer": self.source_tokenizer.get_config(),
-                "target_tokenizer": self.target_tokenizer.get_config(),
-            }
-            with zipfile.ZipFile(path, "a") as archive:
-                archive.writestr(
-                    ARCHIVE_ENTRY, json.dumps(bundle, ensure_ascii=False)
-                )
-            return path
-        _check_not_a_file(path)
-        os.makedirs(path, exist_ok=True)
-        # Written to a temporary name first: a kill mid-save keeps the old.
-        tmp = os.path.join(path, "tmp." + MODEL_FILENAME)
-        self.model.save(tmp)
-        os.replace(tmp, os.path.join(path, MODEL_FILENAME))
-        for name, tokenizer in (
-            (SOURCE_TOKENIZER_FILENAME, self.source_tokenizer),
-            (TARGET_TOKENIZER_FILENAME, self.target_tokenizer),
-        ):
-            _write_json(os.path.join(path, name), tokenizer.get_config())
-        _write_json(os.path.join(path, CONFIG_FILENAME), self.get_config())
-        return path
+        return translator_files.save(self, path)
 
     @classmethod
     def load(cls, path: str) -> "Translator":
@@ -677,53 +618,7 @@ class Translator:
             TypeError: `path` is not a str or `os.PathLike`.
             ValueError: the files are not a saved translator.
         """
-        path = check_path("path", path, "my_translator")
-        if os.path.isfile(path) and path.endswith(".keras"):
-            if not zipfile.is_zipfile(path):
-                raise ValueError(
-                    "`path` must be a translator saved by Translator.save. "
-                    f"Received: path={path!r}, a file that is not a .keras "
-                    "archive (not a zip file). Pass the directory or "
-                    ".keras file written by Translator.save."
-                )
-            with zipfile.ZipFile(path) as archive:
-                if ARCHIVE_ENTRY not in archive.namelist():
-                    raise ValueError(
-                        f"`path` must be a translator saved by "
-                        f"Translator.save. Received: {path!r}, a .keras file "
-                        "without vocabularies. Build a Translator from the "
-                        "model and its tokenizers instead."
-                    )
-                bundle = json.loads(archive.read(ARCHIVE_ENTRY))
-            model = keras.saving.load_model(path)
-            config = bundle["config"]
-            source = TextTokenizer.from_config(bundle["source_tokenizer"])
-            target = TextTokenizer.from_config(bundle["target_tokenizer"])
-        else:
-            config_path = os.path.join(path, CONFIG_FILENAME)
-            if not os.path.isfile(config_path):
-                raise FileNotFoundError(
-                    f"No saved translator at {path!r} (missing "
-                    f"{CONFIG_FILENAME}). Pass a directory written by "
-                    "Translator.save or `keras-bahdanau train --out`."
-                )
-            with open(config_path, encoding="utf-8") as f:
-                config = json.load(f)
-            source = TextTokenizer.load(
-                os.path.join(path, SOURCE_TOKENIZER_FILENAME)
-            )
-            target = TextTokenizer.load(
-                os.path.join(path, TARGET_TOKENIZER_FILENAME)
-            )
-            model_path = os.path.join(path, MODEL_FILENAME)
-            if not zipfile.is_zipfile(model_path):
-                raise ValueError(
-                    "`path` must be a translator saved by Translator.save. "
-                    f"Received: path={path!r}, whose {MODEL_FILENAME} is "
-                    "missing or not a .keras archive. Save the translator "
-                    "again, or train it again."
-                )
-            model = keras.saving.load_model(model_path)
+        config, source, target, model = translator_files.load(path)
         translator = cls(
             source,
             target,
@@ -758,18 +653,3 @@ class Translator:
 
         return export.export_saved_model(self, path)
 
-
-def _check_not_a_file(path: str) -> None:
-    if os.path.exists(path) and not os.path.isdir(path):
-        raise FileExistsError(
-            "`path` must be a directory (new or existing) or end in "
-            f"`.keras`. Received: path={path!r}, an existing file. Pass "
-            "another path, or remove the file."
-        )
-
-
-def _write_json(path: str, value) -> None:
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(value, f, ensure_ascii=False, indent=1)
-    os.replace(tmp, path)

@@ -13,6 +13,7 @@ import keras_tuner
 
 from keras_bahdanau.data import as_pairs
 from keras_bahdanau.data import split_pairs
+from keras_bahdanau.jsonfile import write_json
 from keras_bahdanau.layers.validation import check_choice
 from keras_bahdanau.layers.validation import check_positive_int
 from keras_bahdanau.text import TextTokenizer
@@ -159,13 +160,6 @@ def _fingerprint(pairs: list) -> str:
 def _read_json(path: str):
     with open(path, encoding="utf-8") as f:
         return json.load(f)
-
-
-def _write_json(path: str, value) -> None:
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(value, f, ensure_ascii=False, indent=1)
-    os.replace(tmp, path)
 
 
 def _check_resume(out: str, previous: dict, config: dict) -> None:
@@ -374,12 +368,12 @@ def run_search(
             ("source", source_tokenizer),
             ("target", target_tokenizer),
         ):
-            _write_json(
+            write_json(
                 os.path.join(tokenizers_dir, f"{side}.json"),
                 tokenizer.get_config(),
             )
         # Written last: its presence means the tokenizers are complete.
-        _write_json(config_path, config)
+        write_json(config_path, config)
     log(
         f"{len(train_pairs)} training and {len(validation_pairs)} "
         f"validation pairs; vocabularies {source_tokenizer.vocabulary_size} "
@@ -448,7 +442,7 @@ def run_search(
         )
         translator.seed = seed
         translator.save(best_dir)
-        _write_json(best_path, record)
+        write_json(best_path, record)
     log(
         f"Best trial {best.trial_id}: {objective} {best.score:.4f}; "
         f"translator saved in {best_dir}."

@@ -1,0 +1,31 @@
+"""Atomic JSON writes for run state, settings and vocabularies."""
+
+import json
+import os
+
+
+def write_json(path: str, value) -> None:
+    """Writes `value` as UTF-8 JSON to `path`, atomically.
+
+    The text goes to `path + ".tmp"` first and replaces `path` in one
+    rename, so a process killed mid-write leaves the old file, never a
+    truncated one (training state and search settings are read back on
+    resume).
+
+    Args:
+        path: the file to write.
+        value: a JSON-able value.
+
+    Example:
+
+    >>> import json, os, tempfile
+    >>> from keras_bahdanau.jsonfile import write_json
+    >>> path = os.path.join(tempfile.mkdtemp(), "state.json")
+    >>> write_json(path, {"epoch": 3, "lang": "हिन्दी"})
+    >>> json.load(open(path, encoding="utf-8"))["epoch"]
+    3
+    """
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(value, f, ensure_ascii=False, indent=1)
+    os.replace(tmp, path)

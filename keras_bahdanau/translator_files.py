@@ -1,0 +1,187 @@
+"""How a `Translator` lies on disk: a directory or one `.keras` archive.
+
+A directory holds `model.keras`, `source_tokenizer.json`,
+`target_tokenizer.json` and `translator.json` (the settings); a training
+run adds its backups and log next to them (`keras_bahdanau.training`). A
+path ending in `.keras` is one Keras archive with the tokenizers and the
+settings in an extra `keras_bahdanau_translator.json` entry. `Translator`
+calls these functions; it is the public way in.
+"""
+
+import json
+import os
+import zipfile
+
+import keras
+
+from keras_bahdanau.data.pairs import check_path
+from keras_bahdanau.jsonfile import write_json
+from keras_bahdanau.text import TextTokenizer
+
+CONFIG_FILENAME = "translator.json"
+MODEL_FILENAME = "model.keras"
+SOURCE_TOKENIZER_FILENAME = "source_tokenizer.json"
+TARGET_TOKENIZER_FILENAME = "target_tokenizer.json"
+# Entry added to a single-file `.keras` archive by `Translator.save`.
+ARCHIVE_ENTRY = "keras_bahdanau_translator.json"
+FORMAT_VERSION = 1
+
+
+def save(translator, path) -> str:
+    """Writes `translator` to a directory or a `.keras` file.
+
+    Args:
+        translator: the `Translator`.
+        path: a directory (created when missing) or a `.keras` file.
+
+    Returns:
+        `path` as a string.
+
+    Raises:
+        TypeError: `path` is not a str or `os.PathLike`.
+        FileExistsError: `path` (not ending in `.keras`) is a file.
+
+    Example:
+
+    >>> import os, tempfile
+    >>> import keras_bahdanau as kb
+    >>> from keras_bahdanau import translator_files
+    >>> translator = kb.Translator.from_pairs(
+    ...     kb.reversal_text_pairs(40, seed=0), preset="tiny")
+    >>> path = translator_files.save(translator, tempfile.mkdtemp())
+    >>> sorted(os.listdir(path))  # doctest: +NORMALIZE_WHITESPACE
+    ['model.keras', 'source_tokenizer.json', 'target_tokenizer.json',
+     'translator.json']
+    """
+    path = check_path("path", path, "my_translator")
+    tokenizers = {
+        SOURCE_TOKENIZER_FILENAME: translator.source_tokenizer.get_config(),
+        TARGET_TOKENIZER_FILENAME: translator.target_tokenizer.get_config(),
+    }
+    if path.endswith(".keras"):
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        translator.model.save(path)
+        bundle = {
+            "config": translator.get_config(),
+            "source_tokenizer": tokenizers[SOURCE_TOKENIZER_FILENAME],
+            "target_tokenizer": tokenizers[TARGET_TOKENIZER_FILENAME],
+        }
+        with zipfile.ZipFile(path, "a") as archive:
+            archive.writestr(
+                ARCHIVE_ENTRY, json.dumps(bundle, ensure_ascii=False)
+            )
+        return path
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise FileExistsError(
+            "`path` must be a directory (new or existing) or end in "
+            f"`.keras`. Received: path={path!r}, an existing file. Pass "
+            "another path, or remove the file."
+        )
+    os.makedirs(path, exist_ok=True)
+    # Written to a temporary name first: a kill mid-save keeps the old.
+    tmp = os.path.join(path, "tmp." + MODEL_FILENAME)
+    translator.model.save(tmp)
+    os.replace(tmp, os.path.join(path, MODEL_FILENAME))
+    for name, config in tokenizers.items():
+        write_json(os.path.join(path, name), config)
+    write_json(os.path.join(path, CONFIG_FILENAME), translator.get_config())
+    return path
+
+
+def load(path) -> tuple:
+    """Reads what `save` wrote.
+
+    Args:
+        path: the directory or `.keras` file given to `save`.
+
+    Returns:
+        `(config, source_tokenizer, target_tokenizer, model)`: the
+        settings dict of `Translator.get_config`, two `TextTokenizer`s and
+        the `AttentionSeq2Seq` (loaded with `safe_mode=True`).
+
+    Raises:
+        FileNotFoundError: nothing saved at `path`.
+        TypeError: `path` is not a str or `os.PathLike`.
+        ValueError: the files are not a saved translator.
+    """
+    path = check_path("path", path, "my_translator")
+    if os.path.isfile(path) and path.endswith(".keras"):
+        _check_archive(path, f"path={path!r}, a file that is not a .keras "
+                       "archive (not a zip file). Pass the directory or "
+                       ".keras file written by Translator.save.")
+        with zipfile.ZipFile(path) as archive:
+            if ARCHIVE_ENTRY not in archive.namelist():
+                raise ValueError(
+                    "`path` must be a translator saved by Translator.save. "
+                    f"Received: {path!r}, a .keras file without "
+                    "vocabularies. Build a Translator from the model and "
+                    "its tokenizers instead."
+                )
+            bundle = json.loads(archive.read(ARCHIVE_ENTRY))
+        return (
+            bundle["config"],
+            TextTokenizer.from_config(bundle["source_tokenizer"]),
+            TextTokenizer.from_config(bundle["target_tokenizer"]),
+            keras.saving.load_model(path),
+        )
+    config_path = os.path.join(path, CONFIG_FILENAME)
+    if not os.path.isfile(config_path):
+        raise FileNotFoundError(
+            f"No saved translator at {path!r} (missing {CONFIG_FILENAME}). "
+            "Pass a directory written by Translator.save or "
+            "`keras-bahdanau train --out`."
+        )
+    with open(config_path, encoding="utf-8") as f:
+        config = json.load(f)
+    model_path = os.path.join(path, MODEL_FILENAME)
+    _check_archive(model_path, f"path={path!r}, whose {MODEL_FILENAME} is "
+                   "missing or not a .keras archive. Save the translator "
+                   "again, or train it again.")
+    return (
+        config,
+        TextTokenizer.load(os.path.join(path, SOURCE_TOKENIZER_FILENAME)),
+        TextTokenizer.load(os.path.join(path, TARGET_TOKENIZER_FILENAME)),
+        keras.saving.load_model(model_path),
+    )
+
+
+def holds_translator(directory: str) -> bool:
+    """Whether `directory` holds the settings file `save` writes."""
+    return os.path.isfile(os.path.join(directory, CONFIG_FILENAME))
+
+
+def check_same_vocabularies(translator, directory: str) -> None:
+    """Raises `ValueError` when `directory` holds other vocabularies.
+
+    Args:
+        translator: the `Translator` about to train in `directory`.
+        directory: a run directory; missing tokenizer files pass.
+    """
+    for side, name, tokenizer in (
+        ("source", SOURCE_TOKENIZER_FILENAME, translator.source_tokenizer),
+        ("target", TARGET_TOKENIZER_FILENAME, translator.target_tokenizer),
+    ):
+        path = os.path.join(directory, name)
+        if not os.path.isfile(path):
+            continue
+        with open(path, encoding="utf-8") as f:
+            saved = json.load(f)
+        # Through JSON, as `save` wrote it (tuples become lists).
+        current = json.loads(json.dumps(tokenizer.get_config()))
+        if saved != current:
+            raise ValueError(
+                "`directory` must hold no run, or a run with this "
+                f"translator's vocabularies. Received: directory="
+                f"{directory!r}, whose {side} tokenizer ({name}) differs "
+                "from this translator's (other training data or settings). "
+                "Pass a new directory, or continue that run with "
+                "Translator.load(directory).fit(pairs, directory=directory)."
+            )
+
+
+def _check_archive(path: str, received: str) -> None:
+    if not zipfile.is_zipfile(path):
+        raise ValueError(
+            "`path` must be a translator saved by Translator.save. "
+            f"Received: {received}"
+        )
