@@ -749,6 +749,27 @@ def test_bad_settings_raise(model, settings, match):
 
 
 @pytest.mark.parametrize(
+    "settings",
+    [
+        {"strategy": "beam", "beam_size": 3, "length_penalty": 0.6,
+         "coverage_penalty": 0.2, "no_repeat_ngram_size": 2},
+        {"strategy": "sampling", "temperature": 0.7, "top_k": 3,
+         "top_p": 0.9, "seed": 4},
+    ],
+)
+def test_numpy_scalar_settings_equal_python_ones(model, settings):
+    as_numpy = {
+        key: (np.int64(value) if isinstance(value, int) else
+              np.float32(value) if isinstance(value, float) else value)
+        for key, value in settings.items() if key not in ("strategy", "seed")
+    }
+    plain = model.generate(SOURCE, max_length=np.int64(4), **settings)
+    numpy = model.generate(SOURCE, max_length=4, **{**settings, **as_numpy})
+    np.testing.assert_array_equal(numpy["tokens"], plain["tokens"])
+    np.testing.assert_allclose(numpy["scores"], plain["scores"], rtol=1e-6)
+
+
+@pytest.mark.parametrize(
     "strategy, settings, match",
     [
         ("greedy", {"length_penalty": 1.0},

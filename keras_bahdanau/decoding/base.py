@@ -14,6 +14,7 @@ emitted `end_id`; the model compiles the whole search.
 """
 
 import inspect
+import numbers
 from typing import Callable
 
 from keras import ops
@@ -317,7 +318,7 @@ GENERATE_DEFAULTS = {
 def _is_default(value, default) -> bool:
     if default is None:
         return value is None
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
         return False
     return value == default
 

@@ -2,6 +2,7 @@
 
 import functools
 import math
+import numbers
 
 from keras import ops
 
@@ -99,7 +100,7 @@ class BeamSearch(DecodingStrategy):
         super().__init__(no_repeat_ngram_size)
         if (
             isinstance(beam_size, bool)
-            or not isinstance(beam_size, int)
+            or not isinstance(beam_size, numbers.Integral)
             or beam_size < 1
         ):
             raise ValueError(
@@ -112,7 +113,7 @@ class BeamSearch(DecodingStrategy):
         ):
             if (
                 isinstance(value, bool)
-                or not isinstance(value, (int, float))
+                or not isinstance(value, numbers.Real)
                 or not math.isfinite(value)
                 or value < 0
             ):
@@ -120,7 +121,7 @@ class BeamSearch(DecodingStrategy):
                     f"`{name}` must be a finite number >= 0, e.g. "
                     f"{name}=0.6. Received: {name}={value!r}."
                 )
-        self.beam_size = beam_size
+        self.beam_size = int(beam_size)
         self.length_penalty = float(length_penalty)
         self.coverage_penalty = float(coverage_penalty)
 

@@ -7,6 +7,8 @@ n-gram already present in the same output, as in fairseq and Hugging Face
 `generate`. `end_id` is never blocked, so a row can always stop.
 """
 
+import numbers
+
 from keras import ops
 
 from keras_bahdanau.layers.probability import LARGE_NEGATIVE
@@ -20,13 +22,17 @@ def check_ngram_size(value) -> "int | None":
     """
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Integral)
+        or value < 1
+    ):
         raise ValueError(
             "`no_repeat_ngram_size` must be None (off) or an int >= 1, e.g. "
             "no_repeat_ngram_size=3. "
             f"Received: no_repeat_ngram_size={value!r}."
         )
-    return value
+    return int(value)
 
 
 def ban_repeated_ngrams(logits, tokens, step, size: int, end_id: int):

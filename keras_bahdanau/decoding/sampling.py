@@ -1,6 +1,7 @@
 """Random sampling with temperature, top-k and nucleus (top-p) filters."""
 
 import math
+import numbers
 
 import keras
 from keras import ops
@@ -56,7 +57,7 @@ class RandomSampling(TokenByTokenStrategy):
         super().__init__(no_repeat_ngram_size)
         if (
             isinstance(temperature, bool)
-            or not isinstance(temperature, (int, float))
+            or not isinstance(temperature, numbers.Real)
             or not math.isfinite(temperature)
             or not temperature > 0
         ):
@@ -65,7 +66,9 @@ class RandomSampling(TokenByTokenStrategy):
                 f"temperature=0.7. Received: temperature={temperature!r}."
             )
         if top_k is not None and (
-            isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1
+            isinstance(top_k, bool)
+            or not isinstance(top_k, numbers.Integral)
+            or top_k < 1
         ):
             raise ValueError(
                 "`top_k` must be None or an int >= 1, e.g. top_k=10. "
@@ -73,7 +76,7 @@ class RandomSampling(TokenByTokenStrategy):
             )
         if top_p is not None and (
             isinstance(top_p, bool)
-            or not isinstance(top_p, (int, float))
+            or not isinstance(top_p, numbers.Real)
             or not 0.0 < top_p <= 1.0
         ):
             raise ValueError(
@@ -81,7 +84,7 @@ class RandomSampling(TokenByTokenStrategy):
                 f"top_p=0.9. Received: top_p={top_p!r}."
             )
         self.temperature = float(temperature)
-        self.top_k = top_k
+        self.top_k = None if top_k is None else int(top_k)
         self.top_p = None if top_p is None else float(top_p)
 
     def noise(self, batch, max_length, seed):
