@@ -18,7 +18,8 @@ def export_saved_model(translator, path: str) -> str:
     to `max_source_length` sub-words), decodes greedily up to
     `max_target_length + 1` tokens with the model's `keras.ops` search
     traced into the graph, and detokenizes with the target tokenizer.
-    Empty and whitespace-only inputs give `""`. The tokenizers' lookup
+    Inputs without a sub-word (empty, or whitespace of any script) give
+    `""`, as in `Translator.translate`. The tokenizers' lookup
     tables are tracked, so the SavedModel needs TensorFlow and
     `tensorflow_text` (imported before loading, for its ops), not this
     package.
@@ -72,7 +73,9 @@ def export_saved_model(translator, path: str) -> str:
         )
         outputs = search(model, source_ids, max_length)
         strings = target_tokenizer.detokenize(outputs["tokens"])
-        empty = tf.equal(tf.strings.length(tf.strings.strip(texts)), 0)
+        # No sub-word (empty, or whitespace of any script): "", as in
+        # `Translator.translate`.
+        empty = tf.equal(source_tokenizer.tokenize(texts).row_lengths(), 0)
         return {"translations": tf.where(empty, "", strings)}
 
     archive = keras.export.ExportArchive()

@@ -163,8 +163,12 @@ class Translator:
             source_lang: source language code (metadata only).
             target_lang: target language code (metadata only).
             preset: `build_model` preset (`"tiny"`, `"small"`, `"paper"`).
-            source_vocab_size: largest source vocabulary.
-            target_vocab_size: largest target vocabulary.
+            source_vocab_size: largest source vocabulary (exceeded only
+                when its alphabet alone is larger; see
+                `TextTokenizer.learn`).
+            target_vocab_size: largest target vocabulary (exceeded only
+                when its alphabet alone is larger; see
+                `TextTokenizer.learn`).
             max_source_length: most source sub-words (see `Translator`).
             max_target_length: most target sub-words.
             validation_split: fraction held out for validation (0 for none).
@@ -403,6 +407,13 @@ class Translator:
         )
         return ids.numpy()
 
+    def _sub_word_counts(self, texts: list[str]) -> np.ndarray:
+        """Source sub-words per text (0: nothing to translate)."""
+        if not texts:
+            return np.zeros((0,), "int64")
+        strings = tf.constant(texts, dtype=tf.string)
+        return self.source_tokenizer.tokenize(strings).row_lengths().numpy()
+
     def _generate(self, source_ids, strategy, max_length, generate_kwargs):
         if max_length is None:
             max_length = self.max_target_length + 1
@@ -423,10 +434,11 @@ class Translator:
     ) -> list[str]:
         """Translates texts.
 
-        Empty and whitespace-only texts translate to `""` without running
-        the model. Characters outside the vocabulary are read as `[UNK]`.
-        Texts longer than `max_source_length` sub-words are cut, with a
-        warning.
+        Texts without a sub-word (empty, or only whitespace of any script,
+        e.g. U+3000) translate to `""` without running the model, as in the
+        exported SavedModel. Characters outside the vocabulary are read as
+        `[UNK]`. Texts longer than `max_source_length` sub-words are cut,
+        with a warning.
 
         Args:
             texts: a str or a list of str.
@@ -449,7 +461,8 @@ class Translator:
         texts = _as_texts(texts)
         check_positive_int("batch_size", batch_size, "batch_size=64")
         results = [""] * len(texts)
-        todo = [i for i, text in enumerate(texts) if text.strip()]
+        counts = self._sub_word_counts(texts)
+        todo = [i for i, count in enumerate(counts) if count]
         # Similar lengths together: less padding per batch.
         todo.sort(key=lambda i: len(texts[i]))
         for start in range(0, len(todo), batch_size):
@@ -484,7 +497,7 @@ class Translator:
             ValueError: `text` is empty or whitespace only.
         """
         _check_text("text", text)
-        if not text.strip():
+        if not self._sub_word_counts([text])[0]:
             raise ValueError(
                 "`text` must hold a word. Received: text="
                 f"{text!r}. Pass a non-empty sentence."

@@ -32,6 +32,13 @@ def test_bom_and_whitespace_are_stripped(tmp_path):
     assert not pairs[0][0].startswith("\ufeff")
 
 
+def test_old_mac_line_ends(tmp_path):
+    # A lone "\r" ends a line: the file used to load as one pair whose
+    # target swallowed the next line (and its source as "attribution").
+    path = _write(tmp_path, "a\tb\rc\td\r\ne\tf\n")
+    assert data.load_pairs(path) == [("a", "b"), ("c", "d"), ("e", "f")]
+
+
 def test_reverse(tmp_path):
     path = _write(tmp_path, "Hi.\tवाह!\nGo.\tजाओ।\n")
     assert data.load_pairs(path, reverse=True) == [

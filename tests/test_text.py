@@ -97,6 +97,16 @@ def test_punctuation_is_split(tokenizer):
     assert tokenizer.tokens(["¿dónde"])[0][0] == "¿"
 
 
+def test_long_words_of_known_characters_are_split(tokenizer):
+    # 40 Devanagari characters (120 UTF-8 bytes) used to become one [UNK]
+    # (tensorflow-text's 100-byte default).
+    word = "मैं" * 10 + "हूँ" * 10
+    assert len(word.encode("utf-8")) > 100
+    ids = tokenizer.tokenize([word]).to_list()[0]
+    assert len(ids) > 1 and tokenizer.UNK_ID not in ids
+    assert _decode(tokenizer.detokenize([ids + [tokenizer.END_ID]])) == [word]
+
+
 def test_unknown_characters_become_unk(tokenizer):
     ids = tokenizer.tokenize(["😀", "zzz", "café 😀"]).to_list()
     assert ids[0] == [tokenizer.UNK_ID]

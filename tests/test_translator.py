@@ -90,9 +90,12 @@ def test_make_dataset_layout_and_dropping(trained):
 
 def test_translate_empty_and_whitespace_give_empty(trained):
     translator, _ = trained
-    out = translator.translate(["", "   ", "\t\n", "1 2 3"])
-    assert out[:3] == ["", "", ""]
-    assert isinstance(out[3], str)
+    # Ideographic, no-break and em spaces too: no sub-word, no model run.
+    out = translator.translate(
+        ["", "   ", "\t\n", "\u3000", "\u00a0 \u2003", "1 2 3"]
+    )
+    assert out[:5] == [""] * 5
+    assert isinstance(out[5], str)
     assert translator.translate("1 2") == translator.translate(["1 2"])
 
 
@@ -384,8 +387,11 @@ def test_refit_of_interrupted_run_never_saves_fresh_weights(tmp_path):
 
 def test_export_saved_model_in_fresh_process(trained, tmp_path):
     translator, _ = trained
-    texts = ["1 2 3", "", "9 8 7 6"]
+    # Whitespace of other scripts is empty in both; a control character
+    # the tokenizer reads as [UNK] is translated in both.
+    texts = ["1 2 3", "", "9 8 7 6", "\u3000", "\u00a0\u2003", "\x1c"]
     expected = translator.translate(texts)
+    assert expected[3:5] == ["", ""]
     path = str(tmp_path / "saved_model")
     translator.export(path)
     script = textwrap.dedent(

@@ -269,6 +269,25 @@ def test_search_resumes_without_repeating_trials(searched, pairs, tmp_path):
     assert {k: after[k] for k in before} == before
 
 
+def test_scores_do_not_depend_on_earlier_trials_or_resumes(
+    searched, pairs, tmp_path
+):
+    # The same 2-trial search again in this process, after other random
+    # draws, and once more run as 1 trial then resumed to 2: each trial
+    # starts from `seed`, so every score equals the first search's.
+    scores = {k: v[1] for k, v in _trials(searched[0]).items()}
+    keras.utils.set_random_seed(123)
+    np.random.rand(7)
+    again = str(tmp_path / "again")
+    run_search(pairs, again, max_trials=2, objective="val_chrf", **SETTINGS)
+    assert {k: v[1] for k, v in _trials(again).items()} == scores
+    resumed = str(tmp_path / "resumed")
+    run_search(pairs, resumed, max_trials=1, objective="val_chrf", **SETTINGS)
+    keras.utils.set_random_seed(7)
+    run_search(pairs, resumed, max_trials=2, objective="val_chrf", **SETTINGS)
+    assert {k: v[1] for k, v in _trials(resumed).items()} == scores
+
+
 def test_resume_with_other_settings_raises(searched, pairs):
     out = searched[0]
     config = os.path.join(out, "search_config.json")
@@ -278,6 +297,11 @@ def test_resume_with_other_settings_raises(searched, pairs):
     with pytest.raises(ValueError, match="`num_pairs` must match"):
         run_search(
             pairs[:50], out, max_trials=2, objective="val_chrf", **SETTINGS
+        )
+    with pytest.raises(ValueError, match="`chrf_samples` must match"):
+        run_search(
+            pairs, out, max_trials=2, objective="val_chrf", chrf_samples=5,
+            **SETTINGS,
         )
     assert os.stat(config).st_mtime_ns == mtime
     assert len(_trials(out)) == 2

@@ -2,6 +2,7 @@
 
 import importlib.resources
 import os
+import re
 import warnings
 
 import numpy as np
@@ -91,8 +92,9 @@ def load_pairs(
     pairs = []
     seen = set()
     bad_lines = []
-    for number, line in enumerate(text.split("\n"), start=1):
-        line = line.rstrip("\r")
+    # Unix, Windows and old Mac line ends: a lone "\r" in a tab-separated
+    # export is a line end, never part of a sentence.
+    for number, line in enumerate(re.split(r"\r\n|\r|\n", text), start=1):
         if not line.strip():
             continue
         columns = line.split("\t")

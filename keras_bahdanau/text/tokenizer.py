@@ -9,6 +9,10 @@ import tensorflow_text as tf_text
 from keras_bahdanau.text import normalize as norm
 from keras_bahdanau.text import vocabulary as vocab_lib
 
+# Words longer than this (UTF-8 bytes, about 330 Devanagari or 1000 Latin
+# characters) are read as one [UNK].
+MAX_BYTES_PER_WORD = 1000
+
 
 class TextTokenizer(tf.Module):
     """Subword tokenizer for translation, made of TensorFlow graph ops.
@@ -102,6 +106,9 @@ class TextTokenizer(tf.Module):
             token_out_type=tf.int64,
             unknown_token=self.UNK_TOKEN,
             split_unknown_characters=True,
+            # Longer words become one [UNK] (tensorflow-text's default, 100
+            # bytes, is 33 Devanagari characters).
+            max_bytes_per_word=MAX_BYTES_PER_WORD,
         )
 
     @classmethod
@@ -126,7 +133,9 @@ class TextTokenizer(tf.Module):
         Args:
             texts: list of strings, or a `tf.data.Dataset` of string scalars
                 or string vectors.
-            vocab_size: largest vocabulary size, reserved tokens included.
+            vocab_size: largest vocabulary size, reserved tokens included,
+                unless the alphabet alone (each character in word-initial
+                and `##` form) is larger: every word can be split.
             lowercase: whether to lower-case text.
             normalization: `"NFKC"`, `"NFC"`, `"NFKD"`, `"NFD"` or `None`.
             max_length: default `max_length` of `tokenize_padded`.

@@ -70,7 +70,10 @@ class TranslatorHyperModel(keras_tuner.HyperModel):
         max_source_length: most source sub-words (longer pairs dropped).
         max_target_length: most target sub-words.
         chrf_samples: validation pairs translated for `val_chrf`.
-        seed: shuffle seed of the training data.
+        seed: seed of every trial's initial weights, dropout and data
+            order: each trial starts from it, so its result does not
+            depend on the trials run before it in the process, nor on a
+            resumed search.
         name: optional name of the hypermodel.
 
     Raises:
@@ -162,7 +165,6 @@ class TranslatorHyperModel(keras_tuner.HyperModel):
         self.max_target_length = max_target_length
         self.chrf_samples = chrf_samples
         self.seed = seed
-        self._datasets = None
         # Pairs all beyond the length limits fail here, not in a trial.
         self.datasets()
 
@@ -225,6 +227,9 @@ class TranslatorHyperModel(keras_tuner.HyperModel):
             `keras_bahdanau.optimizers.Adam(learning_rate)` and the masked
             loss and accuracy.
         """
+        # Every trial from the same seed: its weights (and, in `fit`, its
+        # dropout and data order) are the same whatever ran before.
+        keras.utils.set_random_seed(self.seed)
         values = {
             name: declare(hp, name, spec)
             for name, spec in self.space.items()
@@ -246,26 +251,29 @@ class TranslatorHyperModel(keras_tuner.HyperModel):
         return model
 
     def datasets(self) -> tuple:
-        """The `(train, validation)` `tf.data` datasets, made once."""
-        if self._datasets is None:
-            settings = (
-                self.source_tokenizer,
-                self.target_tokenizer,
-                self.max_source_length,
-                self.max_target_length,
-            )
-            train = make_dataset(
-                self.train_pairs,
-                *settings,
-                batch_size=self.batch_size,
-                shuffle=True,
-                seed=self.seed,
-            )
-            validation = make_dataset(
-                self.validation_pairs, *settings, batch_size=self.batch_size
-            )
-            self._datasets = (train, validation)
-        return self._datasets
+        """New `(train, validation)` `tf.data` datasets.
+
+        New on every call: the training set's shuffle order starts from
+        `seed` again (a reused dataset would go on from where the last
+        trial left it).
+        """
+        settings = (
+            self.source_tokenizer,
+            self.target_tokenizer,
+            self.max_source_length,
+            self.max_target_length,
+        )
+        train = make_dataset(
+            self.train_pairs,
+            *settings,
+            batch_size=self.batch_size,
+            shuffle=True,
+            seed=self.seed,
+        )
+        validation = make_dataset(
+            self.validation_pairs, *settings, batch_size=self.batch_size
+        )
+        return train, validation
 
     def fit(
         self,

@@ -42,6 +42,7 @@ RESUME_KEYS = (
     "space",
     "num_pairs",
     "data_sha256",
+    "chrf_samples",
 )
 
 
@@ -231,7 +232,9 @@ def run_search(
         max_pairs: keep only the first `max_pairs` pairs.
         preset: `"tiny"` or `"small"`: fixed model settings and the
             default search space (`SEARCH_SPACES`).
-        seed: seed of the split, the shuffling, the weights and the oracle.
+        seed: seed of the split, the oracle and every trial (weights,
+            dropout, data order; see `TranslatorHyperModel`): the same
+            call gives the same scores, resumed or not.
         batch_size: pairs per batch.
         validation_split: fraction of the pairs held out, in (0, 1).
         max_length: most sub-words per side; longer pairs are dropped.
@@ -320,6 +323,7 @@ def run_search(
         "space": space,
         "num_pairs": len(pairs),
         "data_sha256": _fingerprint(pairs),
+        "chrf_samples": chrf_samples,
     }
     config_path = os.path.join(out, CONFIG_FILENAME)
     tokenizers_dir = os.path.join(out, TOKENIZERS_DIRNAME)
