@@ -8,10 +8,13 @@ _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
 def bleu_tokenizer(references: list[str]) -> str:
     """Picks the sacrebleu BLEU tokenizer for the target language.
 
-    `"zh"` (one token per Han/Kana/Hangul character, 13a for the rest) when
-    any reference holds a CJK character, else `"intl"` (13a plus splitting of
-    all Unicode punctuation and symbols, so e.g. the Devanagari danda `।` is
-    a token of its own).
+    `"zh"` when any reference holds a CJK character (one token per Han
+    character, 13a for the rest: Kana runs and Hangul words stay whole, so
+    Japanese and Korean BLEU counts those as words; pass
+    `tokenize="ja-mecab"` or `"ko-mecab"` to `corpus_scores` for a
+    morphological split, which needs sacrebleu's extras), else `"intl"`
+    (13a plus splitting of all Unicode punctuation and symbols, so e.g. the
+    Devanagari danda `।` is a token of its own).
 
     Args:
         references: reference translations.

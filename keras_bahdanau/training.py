@@ -9,15 +9,20 @@ A training directory holds:
 - `backup/state.json`: `{"epochs": N, "completed_epochs": k, "batch": b,
   "finished": bool}`;
 - `training_log.csv`: one row per finished epoch (Keras `CSVLogger`,
-  appended on resume, so the rows stay continuous).
+  appended on resume, so the rows stay continuous; written before the
+  backup of the same epoch, and rows of epochs the backup does not count
+  as done are dropped on resume).
 
 `fit` reads the state before training: when a backup exists its variables
 are loaded and training goes on from epoch `completed_epochs` (an epoch cut
 short is run again from its first batch, starting from the weights of the
 last mid-epoch backup), so an interrupted run that is started again ends
-with the requested number of epochs. A finished run is not trained again:
-its weights are loaded into the model and its `History` is read back from
-`training_log.csv`.
+with the requested number of epochs. The weights and optimizer state go
+on exactly; the batch order does not: a `tf.data` pipeline that reshuffles
+every epoch starts its sequence of orders again in a new process, so a
+resumed run is an equally valid run, not the same run bit for bit. A
+finished run is not trained again: its weights are loaded into the model
+and its `History` is read back from `training_log.csv`.
 """
 
 import csv
@@ -94,9 +99,34 @@ def logged_history(
                     history.history.setdefault(key, []).append(
                         _number(value)
                     )
+    # Metrics never logged (`NA` in every row, e.g. `val_loss` of a run
+    # without validation data) are left out, as in the live `History`.
+    history.history = {
+        key: values
+        for key, values in history.history.items()
+        if any(value is not None for value in values)
+    }
     if model is not None:
         history.set_model(model)
     return history
+
+
+def _trim_log(directory: str, completed_epochs: int) -> None:
+    """Drops log rows of epochs from `completed_epochs` on (to be rerun)."""
+    path = os.path.join(directory, LOG_FILENAME)
+    if not os.path.isfile(path):
+        return
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = list(csv.reader(f))
+    kept = rows[:1] + [
+        row for row in rows[1:] if int(row[0]) < completed_epochs
+    ]
+    if len(kept) == len(rows):
+        return
+    tmp = path + ".tmp"
+    with open(tmp, "w", newline="", encoding="utf-8") as f:
+        csv.writer(f).writerows(kept)
+    os.replace(tmp, path)
 
 
 def _number(text: "str | None") -> "float | None":
@@ -266,15 +296,18 @@ def fit(
             restore(model, directory)
             return logged_history(directory, model)
         initial_epoch = restore(model, directory)
+        _trim_log(directory, initial_epoch)
         checkpoint = ResumableCheckpoint(
             directory, epochs, backup_every, on_epoch_saved
         )
-        # The backup is written before the log row of the same epoch.
+        # The log row first, then the backup that marks the epoch done (and
+        # `on_epoch_saved`): a kill in between leaves a row that the resume
+        # drops, never a done epoch without its row.
         callbacks = [
-            checkpoint,
             keras.callbacks.CSVLogger(
                 os.path.join(directory, LOG_FILENAME), append=True
             ),
+            checkpoint,
         ] + callbacks
     if validation_data is not None and early_stopping_patience:
         callbacks.append(

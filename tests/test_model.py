@@ -103,6 +103,16 @@ def test_generate_and_call_reject_bad_source_ids(source, error, pattern):
         model((source, np.ones((1, 2), "int32")))
 
 
+def test_quantize_is_refused():
+    # It used to leave generate() on stale weights (cached) or raw int8
+    # kernels (scores 0) without an error.
+    model = tiny()
+    model((np.array([[3, 4]]), np.ones((1, 2), "int32")))
+    with pytest.raises(NotImplementedError, match="`AttentionSeq2Seq."
+                       "quantize` is not supported.*mode='int8'"):
+        model.quantize("int8")
+
+
 def test_generate_accepts_numpy_integer_max_length():
     model = tiny()
     out = model.generate(np.array([[3, 4]]), max_length=np.int64(3))

@@ -180,7 +180,7 @@ def test_fused_kernel_runs_tf_only():
         kb.optimizers.Adam(amsgrad=True))
 
 
-def test_fused_applies_only_where_exact():
+def test_fused_applies_only_where_supported():
     variable = keras.Variable(np.ones((2,), "float32"))
     on_tf = checks.backend() == "tensorflow"
     assert kb.optimizers.Adam().fused_applies(variable) is on_tf

@@ -108,6 +108,48 @@ def test_fit_on_finished_directory_restores_weights_and_history(tmp_path):
     for got, want in zip(fresh.get_weights(), trained.get_weights()):
         np.testing.assert_array_equal(got, want)
     assert training.read_state(directory)["completed_epochs"] == 1
+    # No validation data: no column of NAs read back as val_loss [None].
+    assert "val_loss" not in again.history
+
+
+def _shuffled(seed=0):
+    import tensorflow as tf
+
+    source, decoder_input, target = reversal(48, 2, 4, seed=seed)
+    data = tf.data.Dataset.from_tensor_slices(
+        ((source, decoder_input), target)
+    )
+    return data.shuffle(48, seed=seed, reshuffle_each_iteration=True).batch(
+        16
+    )
+
+
+def test_kill_after_the_log_row_keeps_one_row_per_epoch(
+    tmp_path, monkeypatch
+):
+    # Killed after epoch 1's log row but before its backup: the resume
+    # reruns epoch 1 and the log still has one row per epoch.
+    from keras_bahdanau import training
+
+    directory = str(tmp_path / "run")
+    save = training.ResumableCheckpoint.save
+
+    def killed_at_epoch_1_end(self, completed_epochs, batch, finished=False):
+        if completed_epochs == 2 and batch == 0 and not finished:
+            raise KeyboardInterrupt
+        save(self, completed_epochs, batch, finished)
+
+    monkeypatch.setattr(training.ResumableCheckpoint, "save",
+                        killed_at_epoch_1_end)
+    with pytest.raises(KeyboardInterrupt):
+        training.fit(_tiny_model(), _shuffled(), epochs=3, verbose=0,
+                     directory=directory, backup_every=None)
+    assert training.read_state(directory)["completed_epochs"] == 1
+    assert training.logged_history(directory).epoch == [0, 1]
+    monkeypatch.setattr(training.ResumableCheckpoint, "save", save)
+    training.fit(_tiny_model(), _shuffled(), epochs=3, verbose=0,
+                 directory=directory)
+    assert training.logged_history(directory).epoch == [0, 1, 2]
 
 
 def test_restore_rejects_the_backup_of_another_model(tmp_path):

@@ -325,6 +325,21 @@ class AttentionSeq2Seq(keras.Model):
         outputs = function(source_ids, noise)
         return {k: ops.convert_to_numpy(v) for k, v in outputs.items()}
 
+    def quantize(self, mode, *args, **kwargs):
+        """Not supported: raises `NotImplementedError`.
+
+        The decoder reads the float kernels of its layers directly (fused
+        products in its step and training loop), so Keras' int8/float8
+        layer quantization would leave `generate` on stale or raw integer
+        weights instead of failing.
+        """
+        raise NotImplementedError(
+            "`AttentionSeq2Seq.quantize` is not supported. Received: "
+            f"mode={mode!r}. The decoder reads its layers' float kernels "
+            "directly; keep the model in float32, or use the mixed_bfloat16 "
+            "or pure bfloat16 dtype policy for smaller, faster inference."
+        )
+
     # ---------------------------------------------------------- compile/save
     def compile(self, optimizer="adam", loss=None, metrics=None, **kwargs):
         """Compiles with the padding-masked loss and token accuracy.
