@@ -17,12 +17,14 @@ A training directory holds:
 are loaded and training goes on from epoch `completed_epochs` (an epoch cut
 short is run again from its first batch, starting from the weights of the
 last mid-epoch backup), so an interrupted run that is started again ends
-with the requested number of epochs. The weights and optimizer state go
-on exactly; the batch order does not: a `tf.data` pipeline that reshuffles
-every epoch starts its sequence of orders again in a new process, so a
-resumed run is an equally valid run, not the same run bit for bit. A
-finished run is not trained again: its weights are loaded into the model
-and its `History` is read back from `training_log.csv`.
+with the requested number of epochs. Weights and optimizer state go on
+exactly; so does the batch order when the data come from
+`make_dataset(..., epoch=v)` and `fit(..., epoch_variable=v)` (as in
+`Translator.fit`): a run resumed at an epoch end then ends with the weights
+of an uninterrupted one. (A plain reshuffling `tf.data` pipeline starts its
+sequence of orders again in a new process.) A finished run is not trained
+again: its weights are loaded into the model and its `History` is read
+back from `training_log.csv`.
 """
 
 import csv
@@ -109,6 +111,17 @@ def logged_history(
     if model is not None:
         history.set_model(model)
     return history
+
+
+class _SetEpoch(keras.callbacks.Callback):
+    """Writes the epoch index into the dataset's order variable."""
+
+    def __init__(self, variable):
+        super().__init__()
+        self.variable = variable
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.variable.assign(epoch)
 
 
 def _trim_log(directory: str, completed_epochs: int) -> None:
@@ -243,6 +256,7 @@ def fit(
     backup_every: "int | None" = 50,
     verbose="auto",
     on_epoch_saved=None,
+    epoch_variable=None,
 ) -> keras.callbacks.History:
     """Trains a compiled, built model with resumable checkpoints.
 
@@ -261,6 +275,10 @@ def fit(
         backup_every: batches between mid-epoch backups.
         verbose: Keras `fit` verbosity (`"auto"`, 0, 1, 2).
         on_epoch_saved: `f(epoch)` called after every epoch's backup.
+        epoch_variable: the `tf.Variable` given to
+            `make_dataset(..., epoch=...)` for `train_data`: set to the
+            epoch index when each epoch begins, so the batch order of
+            every epoch, resumed or not, is that of an uninterrupted run.
 
     Returns:
         The Keras `History`. When `directory` holds a finished run
@@ -288,6 +306,8 @@ def fit(
     """
     check_positive_int("epochs", epochs, "epochs=10")
     callbacks = list(callbacks or [])
+    if epoch_variable is not None:
+        callbacks.insert(0, _SetEpoch(epoch_variable))
     initial_epoch = 0
     checkpoint = None
     if directory is not None:

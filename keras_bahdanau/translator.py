@@ -239,6 +239,7 @@ class Translator:
         batch_size: int = 64,
         shuffle: bool = False,
         seed: "int | None" = None,
+        epoch: "tf.Variable | None" = None,
     ) -> tf.data.Dataset:
         """`make_dataset` with this translator's tokenizers and limits.
 
@@ -247,6 +248,8 @@ class Translator:
             batch_size: pairs per batch.
             shuffle: reshuffle every epoch.
             seed: shuffle seed.
+            epoch: optional epoch-index variable for a resumable order
+                (see `keras_bahdanau.data.datasets.make_dataset`).
 
         Returns:
             The `tf.data.Dataset` of `((source_ids, decoder_input_ids),
@@ -261,6 +264,7 @@ class Translator:
             batch_size=batch_size,
             shuffle=shuffle,
             seed=seed,
+            epoch=epoch,
         )
 
     def fit(
@@ -325,8 +329,11 @@ class Translator:
                 "`pairs` must hold training pairs. Received: none. Pass "
                 "pairs to fit() or create the translator with from_pairs()."
             )
+        # Each epoch's order from (seed, epoch): a resumed run trains on
+        # the batches an uninterrupted one would.
+        epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
         train_data = self.make_dataset(
-            pairs, batch_size, shuffle=True, seed=self.seed
+            pairs, batch_size, shuffle=True, seed=self.seed, epoch=epoch
         )
         validation_data = None
         if validation_pairs:
@@ -373,6 +380,7 @@ class Translator:
             backup_every=backup_every,
             verbose=verbose,
             on_epoch_saved=on_epoch_saved,
+            epoch_variable=epoch,
         )
         if directory is not None and not finished:
             self.save(directory)

@@ -50,6 +50,7 @@ def make_dataset(
     batch_size: int = 64,
     shuffle: bool = False,
     seed: "int | None" = None,
+    epoch: "tf.Variable | None" = None,
 ) -> tf.data.Dataset:
     """Teacher-forcing dataset `((source_ids, decoder_input_ids), target_ids)`.
 
@@ -70,6 +71,12 @@ def make_dataset(
         batch_size: pairs per batch.
         shuffle: reshuffle the pairs every epoch.
         seed: shuffle seed.
+        epoch: with `shuffle`, an int64 `tf.Variable` holding the epoch
+            index (`training.fit(..., epoch_variable=...)` sets it when
+            each epoch begins): each epoch's order is then a function of
+            `(seed, epoch)` alone, so a run resumed in a new process sees
+            the orders an uninterrupted run would. Without it the order
+            changes with every pass over the dataset, from `seed`.
 
     Returns:
         A `tf.data.Dataset` of int32 `((batch, source_len),
@@ -102,11 +109,14 @@ def make_dataset(
         )
     sources = tf.constant([s for s, _ in kept])
     targets = tf.constant([t for _, t in kept])
-    dataset = tf.data.Dataset.from_tensor_slices((sources, targets))
-    if shuffle:
-        dataset = dataset.shuffle(
-            len(kept), seed=seed, reshuffle_each_iteration=True
-        )
+    if shuffle and epoch is not None:
+        dataset = _epoch_ordered(sources, targets, seed or 0, epoch)
+    else:
+        dataset = tf.data.Dataset.from_tensor_slices((sources, targets))
+        if shuffle:
+            dataset = dataset.shuffle(
+                len(kept), seed=seed, reshuffle_each_iteration=True
+            )
 
     def encode(source, target):
         source_ids = source_tokenizer.tokenize_padded(
@@ -130,3 +140,23 @@ def make_dataset(
         encode, num_parallel_calls=tf.data.AUTOTUNE
     )
     return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def _epoch_ordered(sources, targets, seed: int, epoch: tf.Variable):
+    """`(source, target)` pairs in an order drawn from `(seed, epoch)`.
+
+    The permutation is drawn when an iterator starts (Keras starts one per
+    epoch, after the callbacks' `on_epoch_begin`), from the value `epoch`
+    holds then.
+    """
+    count = int(sources.shape[0])
+
+    def permutation(_):
+        key = tf.stack([tf.constant(seed, tf.int64), epoch.read_value()])
+        noise = tf.random.stateless_uniform([count], seed=key)
+        return tf.data.Dataset.from_tensor_slices(tf.argsort(noise))
+
+    order = tf.data.Dataset.from_tensors(0).flat_map(permutation)
+    pairs = order.map(lambda i: (tf.gather(sources, i), tf.gather(targets, i)))
+    # flat_map hides the length; progress bars need it.
+    return pairs.apply(tf.data.experimental.assert_cardinality(count))
