@@ -192,8 +192,11 @@ def _train(
         )
         translator.train_pairs, translator.validation_pairs = train, validation
         done = state.get("completed_epochs", 0)
-        if state.get("finished") and state.get("epochs") == epochs:
-            _log(f"{out} already holds a finished run of {epochs} epochs.")
+        if training.is_finished(state, epochs):
+            _log(
+                f"{out} already holds a finished run ({done} epoch(s) "
+                f"done, {epochs} asked): nothing to train."
+            )
             return translator
         _log(f"Resuming from the checkpoint in {out} ({done} epoch(s) done).")
     else:
@@ -274,9 +277,15 @@ def cmd_demo(args) -> int:
     for (source, reference), output in zip(examples, outputs):
         print(f"  {source}\n    -> {output}\n    |  {reference}")
     png = os.path.join(args.out, "attention.png")
-    translator.plot_attention(DEMO_SENTENCE, png)
+    try:
+        translator.plot_attention(DEMO_SENTENCE, png)
+    except ImportError as error:
+        # `pip install keras-bahdanau` has no matplotlib (the `plot` extra).
+        png = None
+        _log(f"Attention heatmap skipped: {_one_line(error)}")
     print(f"\nModel saved in {os.path.abspath(args.out)}")
-    print(f"Attention heatmap: {os.path.abspath(png)}")
+    if png is not None:
+        print(f"Attention heatmap: {os.path.abspath(png)}")
     print(f"Wall time: {time.time() - start:.0f} s")
     return 0
 
@@ -359,6 +368,8 @@ def _check_image_path(path: str) -> None:
 
 
 def cmd_attention(args) -> int:
+    if not os.path.splitext(args.out)[1]:
+        args.out += ".png"  # what matplotlib would write; logged below
     _check_image_path(args.out)
     translator = _load_translator(args.model)
     if not args.text.strip():

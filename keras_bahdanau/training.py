@@ -21,10 +21,11 @@ with the requested number of epochs. Weights and optimizer state go on
 exactly; so does the batch order when the data come from
 `make_dataset(..., epoch=v)` and `fit(..., epoch_variable=v)` (as in
 `Translator.fit`): a run resumed at an epoch end then ends with the weights
-of an uninterrupted one. (A plain reshuffling `tf.data` pipeline starts its
-sequence of orders again in a new process.) A finished run is not trained
-again: its weights are loaded into the model and its `History` is read
-back from `training_log.csv`.
+of an uninterrupted one, unless early stopping acts (its patience count and
+best weights restart on resume). (A plain reshuffling `tf.data` pipeline
+starts its sequence of orders again in a new process.) A finished run is
+not trained again: its weights are loaded into the model and its `History`
+is read back from `training_log.csv`.
 """
 
 import csv
@@ -231,6 +232,12 @@ def restore(model: keras.Model, directory: str) -> int:
     state = read_state(directory)
     if not state or not os.path.isfile(path):
         return 0
+    if not model.built:
+        raise ValueError(
+            "`model` must be built before its backup is loaded. Received: "
+            "an unbuilt model. Call it once on a batch (or `model.build`) "
+            "first."
+        )
     if model.optimizer is not None and not model.optimizer.built:
         model.optimizer.build(model.trainable_variables)
     try:

@@ -90,6 +90,32 @@ def test_attention_writes_png(model_dir, tmp_path):
     assert png.read_bytes()[:4] == b"\x89PNG"
 
 
+def test_attention_without_extension_writes_and_names_png(
+    model_dir, tmp_path, capsys
+):
+    # matplotlib adds ".png"; the log used to name the path without it.
+    out, _ = model_dir
+    assert cli.main(["attention", "--model", out, "--out",
+                     str(tmp_path / "heat"), "1 2 3"]) == 0
+    assert (tmp_path / "heat.png").is_file()
+    assert str(tmp_path / "heat.png") in capsys.readouterr().err
+
+
+def test_train_on_a_finished_run_says_so(model_dir, tmp_path, capsys):
+    # Fewer epochs than the run has done: nothing to train, and the log
+    # says so (it used to say "Resuming").
+    out, data = model_dir
+    copy = str(tmp_path / "copy")
+    import shutil
+
+    shutil.copytree(out, copy)
+    assert cli.main(["train", "--data", data, "--out", copy, "--preset",
+                     "tiny", "--epochs", "1", "--batch-size", "16",
+                     "--max-length", "8"]) == 0
+    err = capsys.readouterr().err
+    assert "already holds a finished run" in err and "Resuming" not in err
+
+
 def test_export_writes_saved_model(model_dir, tmp_path):
     out, _ = model_dir
     target = tmp_path / "exported"
@@ -109,6 +135,31 @@ def test_demo_small_run(tmp_path):
     assert cli.DEMO_REFERENCE in result.stdout
     assert (out / "attention.png").is_file()
     assert (out / "model.keras").is_file()
+
+
+def test_demo_without_matplotlib(tmp_path):
+    # `pip install keras-bahdanau` (README command 1 without the `plot`
+    # extra) has no matplotlib: the demo skips the heatmap, exit 0. It used
+    # to end with an ImportError traceback after training.
+    out = tmp_path / "demo"
+    script = (
+        "import sys; sys.modules['matplotlib'] = None\n"
+        "from keras_bahdanau.cli import main\n"
+        f"sys.exit(main(['demo', '--out', {str(out)!r}, '--epochs', '1', "
+        "'--max-pairs', '60']))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr
+    assert "Attention heatmap skipped: Attention plots need matplotlib" in (
+        result.stderr
+    )
+    assert "BLEU" in result.stdout and "Attention heatmap" not in result.stdout
+    assert (out / "model.keras").is_file()
+    assert not (out / "attention.png").exists()
 
 
 def test_error_exit_through_subprocess(tmp_path):

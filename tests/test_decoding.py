@@ -524,6 +524,30 @@ def test_sampling_never_picks_a_zero_probability_last_id():
     assert int(ops.convert_to_numpy(choice)[0]) == 4
 
 
+def test_sampling_never_picks_a_banned_id_at_cumsum_steps():
+    # Half the ids banned, and noise placed exactly at the backend's own
+    # cumulative sums next to banned ids: JAX's CPU cumsum adds in a tree
+    # order, so the running total can move at a zero-probability id, and
+    # counting `cumulative <= target` then picked it.
+    rng = np.random.default_rng(0)
+    vocab = 8000
+    logits = 3.0 * rng.normal(size=(1, vocab)).astype("float32")
+    banned = rng.random(vocab) < 0.5
+    logits[0, banned] = LARGE_NEGATIVE
+    probs = ops.softmax(ops.convert_to_tensor(logits), axis=-1)
+    cumulative = ops.convert_to_numpy(ops.cumsum(probs, axis=-1))[0]
+    total = cumulative[-1]
+    at = [i for i in np.nonzero(banned)[0][:400] if i > 0]
+    noise = np.array(
+        [min(cumulative[i - 1], cumulative[i]) / total for i in at]
+        + [np.nextafter(np.float32(1.0), np.float32(0.0))], "float32",
+    )
+    rows = np.repeat(logits, len(noise), axis=0)
+    chosen = ops.convert_to_numpy(decoding.RandomSampling().choose(
+        ops.convert_to_tensor(rows), ops.convert_to_tensor(noise)))
+    assert not banned[chosen].any()
+
+
 def test_beam_beats_short_sighted_greedy():
     # "a" looks best first, but every continuation of it is poor;
     # "b$" has probability 0.4 * 0.9 = 0.36 > 0.6 * 0.5 = 0.3.

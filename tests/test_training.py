@@ -162,3 +162,6 @@ def test_restore_rejects_the_backup_of_another_model(tmp_path):
     with pytest.raises(ValueError, match="`directory` must hold a run of "
                        "the same model.*Pass a new directory"):
         training.restore(_tiny_model(VOCAB + 4), directory)
+    unbuilt = kb.build_model(VOCAB, VOCAB, preset="tiny")
+    with pytest.raises(ValueError, match="`model` must be built"):
+        training.restore(unbuilt, directory)

@@ -88,6 +88,34 @@ def test_make_dataset_layout_and_dropping(trained):
         )
 
 
+def test_epoch_variable_fixes_each_epoch_order(trained):
+    # The order is a function of (seed, epoch): the same for a new dataset
+    # at the same epoch, another at the next epoch, whatever ran before.
+    import tensorflow as tf
+
+    translator, _ = trained
+    pairs = [(f"{i} {i}", f"{i}") for i in range(3, 40)]
+
+    def order(value, seed=5):
+        epoch = tf.Variable(value, dtype=tf.int64)
+        dataset = make_dataset(
+            pairs, translator.source_tokenizer, translator.target_tokenizer,
+            batch_size=8, shuffle=True, seed=seed, epoch=epoch, **LIMITS,
+        )
+        assert int(dataset.cardinality()) == 5
+        twice = [
+            np.concatenate([np.asarray(t)[:, 0] for _, t in dataset])
+            for _ in range(2)
+        ]
+        np.testing.assert_array_equal(*twice)  # fixed while epoch is
+        return twice[0]
+
+    first = order(0)
+    np.testing.assert_array_equal(order(0), first)
+    assert not np.array_equal(order(1), first)
+    assert not np.array_equal(order(0, seed=6), first)
+
+
 def test_translate_empty_and_whitespace_give_empty(trained):
     translator, _ = trained
     # Ideographic, no-break and em spaces too: no sub-word, no model run.

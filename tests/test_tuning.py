@@ -191,6 +191,20 @@ def test_hypermodel_bad_settings(hypermodel, pairs):
         TranslatorHyperModel("vocab.txt", tokenizers[1], pairs, pairs)
     with pytest.raises(TypeError, match="takes no positional data"):
         hypermodel.fit(keras_tuner.HyperParameters(), None, pairs)
+    for seed in (-1, 2**32, 1.5, "0"):
+        with pytest.raises(ValueError, match="`seed` must be None or an int"):
+            TranslatorHyperModel(*tokenizers, pairs, pairs, seed=seed)
+
+
+@pytest.mark.parametrize("seed", [None, np.int64(3)])
+def test_hypermodel_builds_with_none_or_numpy_seed(hypermodel, pairs, seed):
+    # `build` reseeds with `keras.utils.set_random_seed`, which takes only
+    # a Python int: None skips it, NumPy ints are converted.
+    model = TranslatorHyperModel(
+        hypermodel.source_tokenizer, hypermodel.target_tokenizer, pairs,
+        pairs, preset="tiny", space=SPACE, seed=seed,
+    ).build(keras_tuner.HyperParameters())
+    assert model.built
 
 
 @pytest.mark.parametrize(

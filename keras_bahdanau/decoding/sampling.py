@@ -14,6 +14,14 @@ from keras_bahdanau.layers.probability import LARGE_NEGATIVE
 # The smallest normal float32: a smaller temperature divides by it instead
 # (a subnormal one may flush to 0, and 0 / 0 is NaN). It is greedy already.
 _MIN_TEMPERATURE = 1.1754944e-38
+# The largest float32: a larger temperature (uniform already) would
+# overflow the cast.
+_MAX_TEMPERATURE = 3.4028235e38
+
+
+def _divisor(temperature: float) -> float:
+    """`temperature` within float32's normal range."""
+    return min(max(temperature, _MIN_TEMPERATURE), _MAX_TEMPERATURE)
 
 
 @register("sampling")
@@ -102,7 +110,7 @@ class RandomSampling(TokenByTokenStrategy):
             int32 `(batch,)` sampled ids, never a banned one.
         """
         vocab = logits.shape[-1]
-        drop = logits <= LARGE_NEGATIVE  # banned: probability exactly 0
+        drop = None  # ids to give probability exactly 0, beyond the banned
         if self.top_k is not None and self.top_k < vocab:
             # Exactly the ids top_k returns (ties to the lowest id, as in
             # greedy search), scattered into a (batch, vocab) mask.
@@ -114,17 +122,19 @@ class RandomSampling(TokenByTokenStrategy):
             )
             indices = ops.reshape(ops.stack([row_ids, ids], axis=-1), (-1, 2))
             ones = ops.reshape(ops.ones_like(ids, dtype="float32"), (-1,))
-            kept = ops.scatter(indices, ones, (rows, vocab))
-            drop = ops.logical_or(drop, kept <= 0.0)
-        # Scaled from the row maximum: at most 0, so neither a huge nor a
-        # tiny temperature overflows (no NaN), and the ban is applied after
-        # scaling, where no temperature can lift it.
-        top = ops.max(logits, axis=-1, keepdims=True)
-        scaled = ops.maximum(
-            (logits - top) / max(self.temperature, _MIN_TEMPERATURE),
-            LARGE_NEGATIVE,
-        )
-        probs = ops.softmax(ops.where(drop, LARGE_NEGATIVE, scaled), axis=-1)
+            drop = ops.scatter(indices, ones, (rows, vocab)) <= 0.0
+        if self.temperature != 1.0:
+            # Banned ids hold LARGE_NEGATIVE; after scaling they might not,
+            # so they are banned again below.
+            banned = logits <= LARGE_NEGATIVE
+            drop = banned if drop is None else ops.logical_or(drop, banned)
+            # From the row maximum: at most 0, so neither a huge nor a tiny
+            # temperature overflows (no NaN).
+            top = ops.max(logits, axis=-1, keepdims=True)
+            logits = (logits - top) / _divisor(self.temperature)
+        if drop is not None:
+            logits = ops.where(drop, LARGE_NEGATIVE, logits)
+        probs = ops.softmax(logits, axis=-1)
         if self.top_p is not None and self.top_p < 1.0:
             sorted_probs = ops.flip(ops.sort(probs, axis=-1), axis=-1)
             before = ops.cumsum(sorted_probs, axis=-1) - sorted_probs
@@ -132,12 +142,17 @@ class RandomSampling(TokenByTokenStrategy):
             inside = ops.where(before < self.top_p, sorted_probs, 2.0)
             threshold = ops.min(inside, axis=-1, keepdims=True)
             probs = ops.where(probs < threshold, 0.0, probs)
+        # The first id of positive probability whose cumulative mass passes
+        # the target. Not a count of `cumulative <= target`: a cumsum is not
+        # monotonic on every backend (JAX adds in a tree order), so a count
+        # could land on a zero-probability id.
+        positive = probs > 0.0
         cumulative = ops.cumsum(probs, axis=-1)
-        total = cumulative[:, -1:]
-        target = noise[:, None] * total
-        # Ids whose cumulative mass is at most the target come before the
-        # sampled one. A zero-probability id never ends that run, even when
-        # the target rounds up to the total (the `< total` part).
-        passed = ops.logical_and(cumulative <= target, cumulative < total)
-        index = ops.sum(ops.cast(passed, "int32"), axis=-1)
-        return ops.minimum(index, vocab - 1)
+        target = noise[:, None] * cumulative[:, -1:]
+        position = ops.arange(vocab, dtype="int32")
+        hit = ops.logical_and(positive, cumulative > target)
+        first_hit = ops.min(ops.where(hit, position, vocab), axis=-1)
+        # No hit when the target rounds up to the total: the last id of
+        # positive probability.
+        last = ops.max(ops.where(positive, position, -1), axis=-1)
+        return ops.where(first_hit < vocab, first_hit, last)

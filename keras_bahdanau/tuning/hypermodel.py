@@ -1,6 +1,7 @@
 """TranslatorHyperModel: `build(hp)` calls the model factory, `fit` trains."""
 
 import math
+import numbers
 
 import keras
 import keras_tuner
@@ -73,7 +74,9 @@ class TranslatorHyperModel(keras_tuner.HyperModel):
         seed: seed of every trial's initial weights, dropout and data
             order: each trial starts from it, so its result does not
             depend on the trials run before it in the process, nor on a
-            resumed search.
+            resumed search. `build` sets it as the global seed of Python,
+            NumPy, TensorFlow and Keras (`keras.utils.set_random_seed`).
+            `None`: trials draw from the global state as it is.
         name: optional name of the hypermodel.
 
     Raises:
@@ -164,7 +167,16 @@ class TranslatorHyperModel(keras_tuner.HyperModel):
         self.max_source_length = max_source_length
         self.max_target_length = max_target_length
         self.chrf_samples = chrf_samples
-        self.seed = seed
+        if seed is not None and (
+            isinstance(seed, bool)
+            or not isinstance(seed, numbers.Integral)
+            or not 0 <= seed < 2**32
+        ):
+            raise ValueError(
+                "`seed` must be None or an int in [0, 2**32), e.g. seed=0. "
+                f"Received: seed={seed!r}."
+            )
+        self.seed = None if seed is None else int(seed)
         # Pairs all beyond the length limits fail here, not in a trial.
         self.datasets()
 
@@ -229,7 +241,8 @@ class TranslatorHyperModel(keras_tuner.HyperModel):
         """
         # Every trial from the same seed: its weights (and, in `fit`, its
         # dropout and data order) are the same whatever ran before.
-        keras.utils.set_random_seed(self.seed)
+        if self.seed is not None:
+            keras.utils.set_random_seed(self.seed)
         values = {
             name: declare(hp, name, spec)
             for name, spec in self.space.items()
