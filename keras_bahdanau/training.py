@@ -21,11 +21,11 @@ with the requested number of epochs. Weights and optimizer state go on
 exactly; so does the batch order when the data come from
 `make_dataset(..., epoch=v)` and `fit(..., epoch_variable=v)` (as in
 `Translator.fit`): a run resumed at an epoch end then ends with the weights
-of an uninterrupted one, unless early stopping acts (its patience count and
-best weights restart on resume). (A plain reshuffling `tf.data` pipeline
-starts its sequence of orders again in a new process.) A finished run is
-not trained again: its weights are loaded into the model and its `History`
-is read back from `training_log.csv`.
+of an uninterrupted one, early stopping included (its patience count and
+best weights are in the backup too; a plain reshuffling `tf.data`
+pipeline, though, starts its sequence of orders again in a new process).
+A finished run is not trained again: its weights are loaded into the model
+and its `History` is read back from `training_log.csv`.
 """
 
 import csv
@@ -33,6 +33,7 @@ import json
 import os
 
 import keras
+import numpy as np
 
 from keras_bahdanau.jsonfile import write_json
 from keras_bahdanau.layers.validation import check_positive_int
@@ -161,6 +162,8 @@ class ResumableCheckpoint(keras.callbacks.Callback):
             epoch ends only.
         on_epoch_saved: optional `f(epoch)` called after each epoch's backup
             (the translator saves itself there).
+        early_stopping: optional `ResumableEarlyStopping` whose state goes
+            into every backup.
     """
 
     def __init__(
@@ -169,12 +172,14 @@ class ResumableCheckpoint(keras.callbacks.Callback):
         epochs: int,
         backup_every: "int | None" = 50,
         on_epoch_saved=None,
+        early_stopping: "ResumableEarlyStopping | None" = None,
     ):
         super().__init__()
         self.directory = directory
         self.epochs = epochs
         self.backup_every = backup_every
         self.on_epoch_saved = on_epoch_saved
+        self.early_stopping = early_stopping
         self._completed = 0
         self._since_save = 0
 
@@ -195,7 +200,13 @@ class ResumableCheckpoint(keras.callbacks.Callback):
             "batch": batch,
             "finished": finished,
         }
+        if self.early_stopping is not None:
+            state["early_stopping"] = self.early_stopping.save(
+                self.backup_dir
+            )
         write_json(os.path.join(self.backup_dir, STATE_FILENAME), state)
+        if self.early_stopping is not None:
+            self.early_stopping.remove_stale(self.backup_dir, state)
 
     def on_epoch_begin(self, epoch, logs=None):
         self._completed = epoch
@@ -213,6 +224,89 @@ class ResumableCheckpoint(keras.callbacks.Callback):
         self.save(epoch + 1, 0)
         if self.on_epoch_saved is not None:
             self.on_epoch_saved(epoch)
+
+
+class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
+    """`keras.callbacks.EarlyStopping` whose state survives a resume.
+
+    Its counters and best weights go into every backup of
+    `ResumableCheckpoint` (`save`); `fit` hands them back (`resume_from`)
+    before a resumed run starts, so it stops, and restores the best
+    weights, as an uninterrupted run would.
+
+    Args:
+        **kwargs: `keras.callbacks.EarlyStopping` arguments.
+
+    Example:
+
+    >>> import tempfile
+    >>> from keras_bahdanau.training import ResumableEarlyStopping
+    >>> stopping = ResumableEarlyStopping(monitor="val_loss", patience=2)
+    >>> stopping.on_train_begin()
+    >>> backup = tempfile.mkdtemp()
+    >>> state = stopping.save(backup)  # no epoch yet: no best weights
+    >>> state["wait"], state["best_weights"]
+    (0, None)
+    >>> stopping.resume_from(state, backup)
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self._saved = None
+
+    def resume_from(self, saved: "dict | None", backup_dir: str) -> None:
+        """Takes the state `save` wrote; applied when training begins."""
+        self._saved = None
+        if saved:
+            self._saved = dict(saved)
+            name = saved.get("best_weights")
+            if name:
+                with np.load(os.path.join(backup_dir, name)) as arrays:
+                    self._saved["best_weights"] = [
+                        arrays[f"arr_{i}"] for i in range(len(arrays.files))
+                    ]
+
+    def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
+        if self._saved:
+            self.wait = self._saved["wait"]
+            self.best = self._saved["best"]
+            self.best_epoch = self._saved["best_epoch"]
+            self.best_weights = self._saved.get("best_weights")
+
+    def save(self, backup_dir: str) -> dict:
+        """Writes the best weights (once per best epoch); returns the state.
+
+        Args:
+            backup_dir: the backup directory.
+
+        Returns:
+            JSON-able `{"wait", "best", "best_epoch", "best_weights"}`,
+            the last one the weights' file name in `backup_dir` (or None).
+        """
+        name = None
+        if self.best_weights is not None:
+            name = f"early_stopping_best_{self.best_epoch}.npz"
+            path = os.path.join(backup_dir, name)
+            if not os.path.isfile(path):
+                tmp = path + ".tmp.npz"
+                np.savez(tmp, *self.best_weights)
+                os.replace(tmp, path)
+        best = None if self.best is None else float(self.best)
+        return {
+            "wait": int(self.wait),
+            "best": best,
+            "best_epoch": int(self.best_epoch),
+            "best_weights": name,
+        }
+
+    @staticmethod
+    def remove_stale(backup_dir: str, state: dict) -> None:
+        """Deletes best-weight files the committed `state` no longer uses."""
+        keep = (state.get("early_stopping") or {}).get("best_weights")
+        for name in os.listdir(backup_dir):
+            if name.startswith("early_stopping_best_") and name != keep:
+                os.remove(os.path.join(backup_dir, name))
 
 
 def restore(model: keras.Model, directory: str) -> int:
@@ -278,7 +372,9 @@ def fit(
         callbacks: extra Keras callbacks.
         early_stopping_patience: epochs without `val_loss` improvement
             before stopping (best weights restored); `None` or 0 disables
-            it. Needs `validation_data`. Its counter restarts on resume.
+            it. Needs `validation_data`. Its counters and best weights
+            are part of each backup, so a resumed run stops (and restores)
+            as an uninterrupted one would.
         backup_every: batches between mid-epoch backups.
         verbose: Keras `fit` verbosity (`"auto"`, 0, 1, 2).
         on_epoch_saved: `f(epoch)` called after every epoch's backup.
@@ -317,6 +413,13 @@ def fit(
         callbacks.insert(0, _SetEpoch(epoch_variable))
     initial_epoch = 0
     checkpoint = None
+    early_stopping = None
+    if validation_data is not None and early_stopping_patience:
+        early_stopping = ResumableEarlyStopping(
+            monitor="val_loss",
+            patience=early_stopping_patience,
+            restore_best_weights=True,
+        )
     if directory is not None:
         os.makedirs(directory, exist_ok=True)
         if is_finished(read_state(directory), epochs):
@@ -325,25 +428,26 @@ def fit(
         initial_epoch = restore(model, directory)
         _trim_log(directory, initial_epoch)
         checkpoint = ResumableCheckpoint(
-            directory, epochs, backup_every, on_epoch_saved
+            directory, epochs, backup_every, on_epoch_saved, early_stopping
         )
-        # The log row first, then the backup that marks the epoch done (and
+        if early_stopping is not None and initial_epoch:
+            early_stopping.resume_from(
+                read_state(directory).get("early_stopping"),
+                checkpoint.backup_dir,
+            )
+        # The log row first, then early stopping's update, then the backup
+        # that marks the epoch done (with early stopping's state, and then
         # `on_epoch_saved`): a kill in between leaves a row that the resume
         # drops, never a done epoch without its row.
         callbacks = [
             keras.callbacks.CSVLogger(
                 os.path.join(directory, LOG_FILENAME), append=True
             ),
+            *([early_stopping] if early_stopping is not None else []),
             checkpoint,
         ] + callbacks
-    if validation_data is not None and early_stopping_patience:
-        callbacks.append(
-            keras.callbacks.EarlyStopping(
-                monitor="val_loss",
-                patience=early_stopping_patience,
-                restore_best_weights=True,
-            )
-        )
+    elif early_stopping is not None:
+        callbacks.append(early_stopping)
     targets = None
     if isinstance(train_data, tuple) and len(train_data) == 2:
         train_data, targets = train_data  # (inputs, targets) arrays
