@@ -387,40 +387,35 @@ class Translator:
         return history
 
     # --------------------------------------------------------- translation
-    def _encode_sources(
-        self, texts: list[str], names: "list[str] | None" = None
-    ) -> np.ndarray:
-        """Dense source ids `(batch, len)`, cut to `max_source_length`.
+    def _sub_word_counts(self, texts: list[str], names: list[str]):
+        """Source sub-words per text (0: nothing to translate).
 
-        `names` label the texts in the too-long warning (the caller's
-        argument names, e.g. `"texts[3]"`); default `texts[i]`.
+        Warns for each text longer than `max_source_length` sub-words,
+        labelled by `names` (the caller's argument, e.g. `"texts[3]"`).
         """
-        if names is None:
-            names = [f"texts[{i}]" for i in range(len(texts))]
+        if not texts:
+            return np.zeros((0,), "int64")
         strings = tf.constant(texts, dtype=tf.string)
-        lengths = self.source_tokenizer.tokenize(strings).row_lengths()
-        lengths = lengths.numpy()
-        for name, length in zip(names, lengths):
-            if length > self.max_source_length:
+        counts = self.source_tokenizer.tokenize(strings).row_lengths().numpy()
+        for name, count in zip(names, counts):
+            if count > self.max_source_length:
                 warnings.warn(
-                    f"`{name}` has {length} sub-words, more than "
+                    f"`{name}` has {count} sub-words, more than "
                     f"max_source_length={self.max_source_length}; only the "
                     "first ones are translated. Split long sentences.",
                     stacklevel=3,
                 )
+        return counts
+
+    def _encode_sources(self, texts: list[str]) -> np.ndarray:
+        """Dense source ids `(batch, len)`, cut to `max_source_length`."""
         # One fixed width: one compiled search per batch size and strategy.
-        width = self.max_source_length + 1
         ids = self.source_tokenizer.tokenize_padded(
-            strings, max_length=width, add_start=False
+            tf.constant(texts, dtype=tf.string),
+            max_length=self.max_source_length + 1,
+            add_start=False,
         )
         return ids.numpy()
-
-    def _sub_word_counts(self, texts: list[str]) -> np.ndarray:
-        """Source sub-words per text (0: nothing to translate)."""
-        if not texts:
-            return np.zeros((0,), "int64")
-        strings = tf.constant(texts, dtype=tf.string)
-        return self.source_tokenizer.tokenize(strings).row_lengths().numpy()
 
     def _generate(self, source_ids, strategy, max_length, generate_kwargs):
         if max_length is None:
@@ -469,15 +464,15 @@ class Translator:
         texts = _as_texts(texts)
         check_positive_int("batch_size", batch_size, "batch_size=64")
         results = [""] * len(texts)
-        counts = self._sub_word_counts(texts)
+        counts = self._sub_word_counts(
+            texts, [f"texts[{i}]" for i in range(len(texts))]
+        )
         todo = [i for i, count in enumerate(counts) if count]
         # Similar lengths together: less padding per batch.
         todo.sort(key=lambda i: len(texts[i]))
         for start in range(0, len(todo), batch_size):
             chunk = todo[start : start + batch_size]
-            source_ids = self._encode_sources(
-                [texts[i] for i in chunk], [f"texts[{i}]" for i in chunk]
-            )
+            source_ids = self._encode_sources([texts[i] for i in chunk])
             outputs = self._generate(
                 source_ids, strategy, max_length, generate_kwargs
             )
@@ -505,12 +500,12 @@ class Translator:
             ValueError: `text` is empty or whitespace only.
         """
         _check_text("text", text)
-        if not self._sub_word_counts([text])[0]:
+        if not self._sub_word_counts([text], ["text"])[0]:
             raise ValueError(
                 "`text` must hold a word. Received: text="
                 f"{text!r}. Pass a non-empty sentence."
             )
-        source_ids = self._encode_sources([text], ["text"])
+        source_ids = self._encode_sources([text])
         outputs = self._generate(
             source_ids, "greedy", max_length, {"return_alignments": True}
         )
