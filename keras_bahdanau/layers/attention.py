@@ -16,6 +16,7 @@ from keras_bahdanau.layers.validation import check_last_dim
 from keras_bahdanau.layers.validation import check_mask
 from keras_bahdanau.layers.validation import check_positive_int
 from keras_bahdanau.layers.validation import check_rank
+from keras_bahdanau.layers.validation import check_same_batch
 
 
 @keras.saving.register_keras_serializable(package="keras_bahdanau")
@@ -115,7 +116,10 @@ class BahdanauAttention(keras.layers.Layer):
     def build(self, query_shape, values_shape, keys_shape=None):
         check_rank("query", query_shape, (2, 3))
         check_rank("values", values_shape, (3,))
-        _check_batch("query", query_shape, values_shape)
+        check_same_batch(
+            "query", query_shape, "values", values_shape,
+            "Pass one query row per values row.",
+        )
         if keys_shape is not None:
             _check_keys(keys_shape, values_shape, self.units)
         query_dim, values_dim = query_shape[-1], values_shape[-1]
@@ -320,7 +324,10 @@ class BahdanauAttention(keras.layers.Layer):
     ):
         check_rank("query", query.shape, (2, 3))
         check_rank("values", values.shape, (3,))
-        _check_batch("query", query.shape, values.shape)
+        check_same_batch(
+            "query", query.shape, "values", values.shape,
+            "Pass one query row per values row.",
+        )
         fix = (
             "The layer's W_a and U_a were built for those sizes; pass "
             "inputs of the same sizes or use a new layer."
@@ -386,17 +393,6 @@ class BahdanauAttention(keras.layers.Layer):
     @classmethod
     def from_config(cls, config):
         return cls(**deserialize_probability_fn(config))
-
-
-def _check_batch(name, shape, values_shape):
-    batch, values_batch = shape[0], values_shape[0]
-    if batch is not None and values_batch is not None and batch != values_batch:
-        raise ValueError(
-            f"`{name}` and `values` must have the same batch size. "
-            f"Received: {name}.shape={tuple(shape)}, "
-            f"values.shape={tuple(values_shape)}. Pass one {name} row per "
-            "values row."
-        )
 
 
 def _check_keys(keys_shape, values_shape, units):

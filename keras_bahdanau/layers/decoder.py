@@ -21,6 +21,7 @@ from keras_bahdanau.layers.validation import check_mask
 from keras_bahdanau.layers.validation import check_positive_int
 from keras_bahdanau.layers.validation import check_rank
 from keras_bahdanau.layers.validation import check_rate
+from keras_bahdanau.layers.validation import check_same_batch
 from keras_bahdanau.layers.validation import check_time_steps
 from keras_bahdanau.layers.validation import check_token_ids
 
@@ -530,7 +531,10 @@ class AttentiveDecoder(keras.layers.Layer):
         check_rank("target_ids", target_ids.shape, (2,))
         check_time_steps("target_ids", target_ids.shape)
         check_token_ids("target_ids", target_ids, self.vocab_size)
-        _check_same_batch(target_ids.shape, memory.shape)
+        check_same_batch(
+            "target_ids", target_ids.shape, "memory", memory.shape,
+            "Pass one target row per source row.",
+        )
         state, cache = self._prepare(
             memory, memory_mask, initial_state, False
         )
@@ -768,22 +772,7 @@ def _check_state(state_shape, memory_shape, units):
         "initial_state", state_shape, units,
         "Pass one state of the decoder's `units` per row.",
     )
-    batch, memory_batch = state_shape[0], memory_shape[0]
-    if batch is not None and memory_batch is not None and batch != memory_batch:
-        raise ValueError(
-            "`initial_state` and `memory` must have the same batch size. "
-            f"Received: initial_state.shape={tuple(state_shape)}, "
-            f"memory.shape={tuple(memory_shape)}. Pass one state row per "
-            "memory row."
-        )
-
-
-def _check_same_batch(target_shape, memory_shape):
-    a, b = target_shape[0], memory_shape[0]
-    if a is not None and b is not None and a != b:
-        raise ValueError(
-            "`target_ids` and `memory` must have the same batch size. "
-            f"Received: target_ids.shape={tuple(target_shape)}, "
-            f"memory.shape={tuple(memory_shape)}. Pass one target row per "
-            "source row."
-        )
+    check_same_batch(
+        "initial_state", state_shape, "memory", memory_shape,
+        "Pass one state row per memory row.",
+    )

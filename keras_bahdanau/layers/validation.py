@@ -77,6 +77,19 @@ def check_last_dim(name: str, shape, expected: int, fix: str) -> None:
         )
 
 
+def check_same_batch(
+    name: str, shape, other: str, other_shape, fix: str
+) -> None:
+    """Raises `ValueError` when two known batch sizes (axis 0) differ."""
+    batch, other_batch = shape[0], other_shape[0]
+    if batch is not None and other_batch is not None and batch != other_batch:
+        raise ValueError(
+            f"`{name}` and `{other}` must have the same batch size. "
+            f"Received: {name}.shape={tuple(shape)}, "
+            f"{other}.shape={tuple(other_shape)}. {fix}"
+        )
+
+
 def check_time_steps(name: str, shape) -> None:
     """Raises `ValueError` when axis 1 (time) of `shape` is known to be 0."""
     if shape[1] == 0:
