@@ -7,6 +7,7 @@ import tensorflow as tf
 
 from keras_bahdanau import decoding
 from keras_bahdanau.compilation import unfused
+from keras_bahdanau.data.pairs import check_not_a_file
 from keras_bahdanau.data.pairs import check_path
 
 
@@ -48,12 +49,9 @@ def export_saved_model(translator, path: str) -> str:
     ```
     """
     path = check_path("path", path, "exported_translator")
-    if os.path.exists(path) and not os.path.isdir(path):
-        raise FileExistsError(
-            "`path` must be a directory (new or existing) for the "
-            f"SavedModel. Received: path={path!r}, an existing file. Pass "
-            "another path, or remove the file."
-        )
+    check_not_a_file(
+        "path", path, "a directory (new or existing) for the SavedModel"
+    )
     if keras.config.backend() != "tensorflow":
         raise RuntimeError(
             "`export` needs the TensorFlow backend. Received: backend="

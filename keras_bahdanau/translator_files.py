@@ -14,6 +14,7 @@ import zipfile
 
 import keras
 
+from keras_bahdanau.data.pairs import check_not_a_file
 from keras_bahdanau.data.pairs import check_path
 from keras_bahdanau.jsonfile import write_json
 from keras_bahdanau.text import TextTokenizer
@@ -71,12 +72,9 @@ def save(translator, path) -> str:
                 ARCHIVE_ENTRY, json.dumps(bundle, ensure_ascii=False)
             )
         return path
-    if os.path.exists(path) and not os.path.isdir(path):
-        raise FileExistsError(
-            "`path` must be a directory (new or existing) or end in "
-            f"`.keras`. Received: path={path!r}, an existing file. Pass "
-            "another path, or remove the file."
-        )
+    check_not_a_file(
+        "path", path, "a directory (new or existing) or end in `.keras`"
+    )
     os.makedirs(path, exist_ok=True)
     # Written to a temporary name first: a kill mid-save keeps the old.
     tmp = os.path.join(path, "tmp." + MODEL_FILENAME)

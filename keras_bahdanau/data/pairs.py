@@ -36,6 +36,22 @@ def check_path(name: str, value, example: str) -> str:
     )
 
 
+def check_not_a_file(name: str, path: str, expected: str) -> None:
+    """Raises `FileExistsError` when `path`, due to be a directory, is a file.
+
+    Args:
+        name: the argument's name, for the message.
+        path: the path (from `check_path`).
+        expected: what `path` must be, e.g. `"a directory (new or
+            existing)"`.
+    """
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise FileExistsError(
+            f"`{name}` must be {expected}. Received: {name}={path!r}, an "
+            "existing file. Pass another path, or remove the file."
+        )
+
+
 def load_pairs(
     path: str | os.PathLike, reverse: bool = False
 ) -> list[tuple[str, str]]:
