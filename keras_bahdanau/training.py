@@ -422,7 +422,8 @@ def fit(
         )
     if directory is not None:
         os.makedirs(directory, exist_ok=True)
-        if is_finished(read_state(directory), epochs):
+        state = read_state(directory)
+        if is_finished(state, epochs):
             restore(model, directory)
             return logged_history(directory, model)
         initial_epoch = restore(model, directory)
@@ -432,8 +433,7 @@ def fit(
         )
         if early_stopping is not None and initial_epoch:
             early_stopping.resume_from(
-                read_state(directory).get("early_stopping"),
-                checkpoint.backup_dir,
+                state.get("early_stopping"), checkpoint.backup_dir
             )
         # The log row first, then early stopping's update, then the backup
         # that marks the epoch done (with early stopping's state, and then
