@@ -240,6 +240,7 @@ class Translator:
         shuffle: bool = False,
         seed: "int | None" = None,
         epoch: "tf.Variable | None" = None,
+        name: str = "pairs",
     ) -> tf.data.Dataset:
         """`make_dataset` with this translator's tokenizers and limits.
 
@@ -250,6 +251,7 @@ class Translator:
             seed: shuffle seed.
             epoch: optional epoch-index variable for a resumable order
                 (see `keras_bahdanau.data.datasets.make_dataset`).
+            name: the caller's name for the pairs in error messages.
 
         Returns:
             The `tf.data.Dataset` of `((source_ids, decoder_input_ids),
@@ -265,6 +267,7 @@ class Translator:
             shuffle=shuffle,
             seed=seed,
             epoch=epoch,
+            name=name,
         )
 
     def fit(
@@ -337,19 +340,9 @@ class Translator:
         )
         validation_data = None
         if validation_pairs:
-            try:
-                validation_data = self.make_dataset(
-                    validation_pairs, batch_size
-                )
-            except ValueError as error:
-                message = str(error)
-                if not message.startswith("`pairs`"):
-                    raise
-                raise ValueError(
-                    "`validation_pairs`" + message[len("`pairs`") :]
-                    + " Or pass validation_pairs=[] to train without "
-                    "validation."
-                ) from None
+            validation_data = self.make_dataset(
+                validation_pairs, batch_size, name="validation_pairs"
+            )
         on_epoch_saved = None
         finished = False
         if directory is not None:

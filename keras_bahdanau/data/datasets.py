@@ -51,6 +51,7 @@ def make_dataset(
     shuffle: bool = False,
     seed: "int | None" = None,
     epoch: "tf.Variable | None" = None,
+    name: str = "pairs",
 ) -> tf.data.Dataset:
     """Teacher-forcing dataset `((source_ids, decoder_input_ids), target_ids)`.
 
@@ -77,6 +78,8 @@ def make_dataset(
             `(seed, epoch)` alone, so a run resumed in a new process sees
             the orders an uninterrupted run would. Without it the order
             changes with every pass over the dataset, from `seed`.
+        name: the caller's name for `pairs` in error messages (e.g.
+            `"validation_pairs"`).
 
     Returns:
         A `tf.data.Dataset` of int32 `((batch, source_len),
@@ -95,7 +98,7 @@ def make_dataset(
     )
     if not kept:
         raise ValueError(
-            "`pairs` must hold at least one pair within the length limits. "
+            f"`{name}` must hold at least one pair within the length limits. "
             f"Received: {len(pairs)} pair(s), all longer than "
             f"max_source_length={max_source_length} or max_target_length="
             f"{max_target_length} sub-words. Raise the limits."

@@ -284,7 +284,10 @@ class TranslatorHyperModel(keras_tuner.HyperModel):
             seed=self.seed,
         )
         validation = make_dataset(
-            self.validation_pairs, *settings, batch_size=self.batch_size
+            self.validation_pairs,
+            *settings,
+            batch_size=self.batch_size,
+            name="validation_pairs",
         )
         return train, validation
 
