@@ -456,6 +456,12 @@ class Translator:
         """
         texts = _as_texts(texts)
         check_positive_int("batch_size", batch_size, "batch_size=64")
+        if max_length is None:
+            max_length = self.max_target_length + 1
+        # Bad settings fail alike when no text needs the model.
+        self.model.check_generate_settings(
+            strategy=strategy, max_length=max_length, **generate_kwargs
+        )
         results = [""] * len(texts)
         counts = self._sub_word_counts(
             texts, [f"texts[{i}]" for i in range(len(texts))]

@@ -770,6 +770,23 @@ def test_bad_settings_raise(model, settings, match):
     settings = {"max_length": 3, **settings}
     with pytest.raises(ValueError, match=match):
         model.generate(SOURCE, **settings)
+    # The same check without data (what Translator.translate runs first).
+    with pytest.raises(ValueError, match=match):
+        model.check_generate_settings(**settings)
+
+
+def test_check_generate_settings_accepts_good_and_rejects_unknown(model):
+    model.check_generate_settings()
+    model.check_generate_settings(
+        strategy="sampling", max_length=4, temperature=0.7, top_k=3, seed=4,
+        return_alignments=True,
+    )
+    with pytest.raises(TypeError, match="beam_width"):
+        model.check_generate_settings(beam_width=3)
+    with pytest.raises(TypeError, match="`return_alignments` must be a bool"):
+        model.check_generate_settings(return_alignments="yes")
+    with pytest.raises(TypeError, match="`return_alignments` must be a bool"):
+        model.generate(SOURCE, max_length=3, return_alignments="yes")
 
 
 @pytest.mark.parametrize(

@@ -128,6 +128,26 @@ def test_translate_empty_and_whitespace_give_empty(trained):
 
 
 @pytest.mark.parametrize(
+    "settings, error, match",
+    [
+        ({"strategy": "bogus"}, ValueError, "`strategy` must be one of"),
+        ({"strategy": "beam", "beam_size": -3}, ValueError, "`beam_size`"),
+        ({"max_length": -1}, ValueError, "`max_length`"),
+        ({"strategy": "sampling", "temperature": "hot"}, ValueError,
+         "`temperature`"),
+        ({"foo": 1}, TypeError, "foo"),
+    ],
+)
+@pytest.mark.parametrize("texts", [[""], ["1 2"]])
+def test_translate_checks_settings_with_or_without_text(
+    trained, texts, settings, error, match
+):
+    translator, _ = trained
+    with pytest.raises(error, match=match):
+        translator.translate(texts, **settings)
+
+
+@pytest.mark.parametrize(
     "texts, match",
     [
         (["1 2", None], r"texts\[1\].*str"),

@@ -1,5 +1,6 @@
 """AttentionSeq2Seq: encoder + attentive decoder as one Keras model."""
 
+import inspect
 from typing import Callable
 
 import keras
@@ -286,13 +287,11 @@ class AttentionSeq2Seq(keras.Model):
         source_len = source_ids.shape[1]
         if not self.built:
             self.build((source_ids.shape, (source_ids.shape[0], 1)))
-        if max_length is None:
-            max_length = decoding.default_max_length(source_len)
-        if isinstance(max_length, np.integer):
-            max_length = int(max_length)
-        check_positive_int("max_length", max_length, "max_length=50")
-        search = decoding.get(
+        search, max_length = self._search(
+            source_len,
+            max_length,
             strategy,
+            return_alignments,
             beam_size=beam_size,
             length_penalty=length_penalty,
             coverage_penalty=coverage_penalty,
@@ -324,6 +323,55 @@ class AttentionSeq2Seq(keras.Model):
         noise = search.noise(source_ids.shape[0], max_length, seed)
         outputs = function(source_ids, noise)
         return {k: ops.convert_to_numpy(v) for k, v in outputs.items()}
+
+    def _search(
+        self, source_len, max_length, strategy, return_alignments, **settings
+    ):
+        """The checked strategy and output length `generate` decodes with."""
+        check_bool("return_alignments", return_alignments)
+        if max_length is None:
+            max_length = decoding.default_max_length(source_len)
+        if isinstance(max_length, np.integer):
+            max_length = int(max_length)
+        check_positive_int("max_length", max_length, "max_length=50")
+        return decoding.get(strategy, **settings), max_length
+
+    def check_generate_settings(self, **settings) -> None:
+        """Raises what `generate` raises for these settings, decoding nothing.
+
+        Everything but the source ids is checked: a caller with nothing to
+        decode (e.g. `Translator.translate` of empty texts) fails on bad
+        settings as it would with data.
+
+        Args:
+            **settings: `generate` keyword arguments (all but `source_ids`).
+
+        Raises:
+            TypeError: an argument `generate` does not take.
+            ValueError: an invalid setting.
+
+        Example:
+
+        >>> import keras_bahdanau as kb
+        >>> model = kb.build_model(20, 20, preset="tiny")
+        >>> model.check_generate_settings(strategy="beam", beam_size=0)
+        Traceback (most recent call last):
+        ...
+        ValueError: `beam_size` must be an int >= 1, e.g. beam_size=4. ...
+        """
+        bound = inspect.signature(self.generate).bind(None, **settings)
+        bound.apply_defaults()
+        args = dict(bound.arguments)
+        del args["source_ids"]
+        seed = args.pop("seed")
+        search, max_length = self._search(
+            1,
+            args.pop("max_length"),
+            args.pop("strategy"),
+            args.pop("return_alignments"),
+            **args,
+        )
+        search.noise(1, max_length, seed)
 
     def quantize(self, mode, *args, **kwargs):
         """Not supported: raises `NotImplementedError`.
