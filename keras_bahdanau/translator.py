@@ -560,6 +560,14 @@ class Translator:
     ) -> dict:
         """Corpus BLEU and chrF of the translations of held-out pairs.
 
+        The references are scored in the form the model writes: through
+        `target_tokenizer.canonicalize` (Unicode-normalised, lower-cased
+        when the tokenizer lower-cases, spaced by its detokenization rule),
+        so a perfect translation scores 100 whatever the references' case
+        and spacing. Scores are therefore case-insensitive, like
+        sacrebleu's `--lowercase`; characters outside the vocabulary still
+        count as errors.
+
         Args:
             pairs_or_path: list of `(source, reference)` pairs or TSV path.
             strategy: decoding strategy (see `translate`).
@@ -582,8 +590,13 @@ class Translator:
         hypotheses = self.translate(
             [s for s, _ in pairs], strategy=strategy, **generate_kwargs
         )
+        references = self.target_tokenizer.canonicalize(
+            tf.constant([t for _, t in pairs], dtype=tf.string)
+        )
         return metrics.corpus_scores(
-            hypotheses, [t for _, t in pairs], tokenize=tokenize
+            hypotheses,
+            [t.decode("utf-8") for t in references.numpy()],
+            tokenize=tokenize,
         )
 
     # ------------------------------------------------------------- saving

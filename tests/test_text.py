@@ -124,6 +124,77 @@ def test_empty_strings(tokenizer):
     assert padded.numpy().tolist() == [[1, 2, 0, 0]]
 
 
+@pytest.mark.parametrize(
+    "space", ["\u2028", "\u2029", "\u0085", "\u1680", "\u3000", "\x0b"]
+)
+def test_every_unicode_white_space_separates_words(space):
+    # The whitespace tokenizer used to leave bytes of U+2028 & co. in the
+    # word before them: learn() raised UnicodeDecodeError, tokenize an [UNK].
+    text = f"hello{space}world"
+    tok = TextTokenizer.learn([text, "hello world"], vocab_size=50)
+    assert tok.tokens([text]) == tok.tokens(["hello world"])
+    assert _decode(tok.canonicalize([text])) == ["hello world"]
+
+
+def test_nul_is_a_space_not_the_end_of_the_text():
+    # tf.strings.lower ends a string at its first NUL.
+    tok = TextTokenizer.learn(["मैं ठीक हूँ"], vocab_size=50)
+    assert tok.tokens(["मैं\x00ठीक"]) == tok.tokens(["मैं ठीक"])
+    assert tok.tokens(["\x00मैं"]) == tok.tokens(["मैं"])
+    assert _decode(tok.normalize(["A\x00B"])) == ["a b"]
+
+
+def test_words_longer_than_the_learners_limit_have_no_unknowns():
+    # Thai is written without spaces: a sentence is one word, which the
+    # WordPiece learner skips beyond 50 characters.
+    thai = "วันนี้อากาศดีมากฉันจึงอยากออกไปเดินเล่นที่สวนสาธารณะกับเพื่อนๆของฉัน"
+    assert len(thai) > 50
+    tok = TextTokenizer.learn([thai, "ฉันรักคุณ"], vocab_size=300)
+    ids = tok.tokenize([thai]).to_list()[0]
+    assert tok.UNK_ID not in ids
+    assert _decode(tok.detokenize([ids])) == [thai]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "i ❤️ you", "👍🏽 ok", "🇮🇳 india", "👨\u200d👩\u200d👧 home",
+        "a ✓\u0301 b",
+    ],
+)
+def test_marks_modifiers_and_emoji_sequences_stay_whole(text):
+    tok = TextTokenizer.learn([text], vocab_size=100)
+    assert tok.tokens([text])[0][1:] != []
+    assert tok.UNK_ID not in tok.tokenize([text]).flat_values.numpy()
+    assert _decode(tok.detokenize(tok.tokenize([text]))) == [text]
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("你好，世界！你是谁？", "你好,世界!你是谁?"),
+        ("本当？はい", "本当?はい"),
+        ("你好（世界）", "你好(世界)"),
+        ("كيف حالك؟ أنا بخير، شكرا؛ نعم", "كيف حالك؟ أنا بخير، شكرا؛ نعم"),
+        ("یہ اچھا ہے۔", "یہ اچھا ہے۔"),
+    ],
+)
+def test_cjk_and_arabic_punctuation_join_without_spaces(text, expected):
+    # NFKC makes the full-width punctuation ASCII; it still joins CJK text
+    # without spaces, and Arabic-script punctuation has no space before it.
+    tok = TextTokenizer.learn([text], vocab_size=100)
+    assert _decode(tok.detokenize(tok.tokenize([text]))) == [expected]
+    assert _decode(tok.canonicalize([text])) == [expected]
+
+
+def test_canonicalize_is_detokenize_of_tokenize_keeping_unknowns(tokenizer):
+    texts = [ENGLISH, SPANISH, CHINESE, HINDI, "  Hello   WORLD .", ""]
+    assert _decode(tokenizer.canonicalize(texts)) == _decode(
+        tokenizer.detokenize(tokenizer.tokenize(texts))
+    )
+    assert _decode(tokenizer.canonicalize(["café 😀"])) == ["café 😀"]
+
+
 def test_nfkc_normalization(tokenizer):
     assert _decode(tokenizer.normalize(["ＡＢＣ ﬁ"])) == ["abc fi"]
     assert (

@@ -278,6 +278,20 @@ def test_evaluate(trained, tmp_path):
     assert translator.evaluate(str(path), limit=5)["n"] == 5
 
 
+def test_evaluate_scores_references_in_the_models_form(trained, monkeypatch):
+    # The model writes normalised, lower-cased, canonically spaced text: a
+    # perfect translation scores 100 against references in any case and
+    # spacing (it scored BLEU 17.5 on such references before).
+    translator, _ = trained
+    pairs = [("1 2", "Two ,One  WON'T!"), ("3", "ＴＨＲＥＥ （3）.")]
+    monkeypatch.setattr(
+        translator, "translate",
+        lambda texts, **kwargs: ["two, one won't!", "three (3)."],
+    )
+    scores = translator.evaluate(pairs)
+    assert (scores["bleu"], scores["chrf"]) == (100.0, 100.0)
+
+
 def test_save_load_directory_and_keras_file(trained, tmp_path):
     translator, directory = trained
     texts = ["1 2 3", "7 8", ""]

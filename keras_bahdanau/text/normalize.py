@@ -6,15 +6,21 @@ Every function here is made of graph ops (`tensorflow_text.normalize_utf8`,
 Splitting rule: after Unicode normalisation and lower-casing, every
 punctuation or symbol character (`\\p{P}`, `\\p{S}`) becomes its own word, and
 so does every character of a script written without spaces (Han, Hiragana,
-Katakana, optionally Hangul). The rest is split on whitespace. Combining marks
-(`\\p{M}`, e.g. Devanagari vowel signs and virama) are never split off or
-removed.
+Katakana, optionally Hangul). The rest is split on whitespace (any Unicode
+white space: line and paragraph separators, NEL and U+3000 too). Combining
+marks (`\\p{M}`, e.g. Devanagari vowel signs and virama, variation selectors)
+are never split off or removed; an emoji keeps its skin-tone modifier, its
+zero-width-joiner sequence and its flag partner. NUL characters read as
+spaces.
 
 Joining rule (the inverse used by detokenization): words are joined with one
 space, except that there is no space
 - between two characters of a no-space script (CJK),
-- before closing punctuation such as `. , ! ? ; : ) ] } ” ’ » । ॥ 。 、 」 』`,
+- before closing punctuation such as `. , ! ? ; : ) ] } ” ’ » । ॥ 。 、 」 』`
+  and the Arabic-script `، ؛ ؟ ۔`,
 - after opening punctuation such as `( [ { “ ‘ « ¿ ¡ 「 『`,
+- after closing and before opening punctuation between two CJK characters
+  (NFKC turns the full-width `，！？（）` of Chinese and Japanese into ASCII),
 - around an apostrophe or a hyphen between two letters or digits
   (`don't`, `1998-03-03`), and around `. , :` between two digits (`3:30`,
   `1,000`, `2.5`).
@@ -35,8 +41,15 @@ _CJK = r"\p{Han}\p{Hiragana}\p{Katakana}\x{3005}\x{30FC}"
 _HANGUL = r"\p{Hangul}"
 _PUNCTUATION = r"\p{P}\p{S}"
 
-_CLOSING = r"\.,!?;:)\]}”’»।॥。、」』）%"
+_CLOSING = r"\.,!?;:)\]}”’»।॥。、」』）%،؛؟۔"
 _OPENING = r"(\[{“‘«¿¡「『（"
+# Unicode White_Space, which the word split must see as ASCII spaces.
+_WHITE_SPACE = r"[\t-\r\x{85}\p{Z}]"
+# What stays with a split character: combining marks (variation selectors
+# included) and emoji skin tones; a zero-width joiner and the symbol after
+# it continue an emoji sequence.
+_ATTACHED = r"[\p{M}\x{1F3FB}-\x{1F3FF}]*"
+_FLAG = r"[\x{1F1E6}-\x{1F1FF}]{2}"
 
 
 def _split_class(split_hangul: bool) -> str:
@@ -75,6 +88,8 @@ def normalize(
     'abc déjà'
     """
     strings = tf.convert_to_tensor(strings, dtype=tf.string)
+    # tf.strings.lower ends a string at its first NUL.
+    strings = tf.strings.regex_replace(strings, r"\x00", " ")
     if normalization is not None:
         strings = tf_text.normalize_utf8(strings, normalization)
     if lowercase:
@@ -102,7 +117,14 @@ def split_words(
     [b'hi', b',', b'you']
     """
     strings = tf.convert_to_tensor(strings, dtype=tf.string)
-    pattern = "([" + _split_class(split_hangul) + "])"
+    # The whitespace tokenizer leaves bytes of U+2028 and a few others in
+    # the word before them: it sees only ASCII spaces.
+    strings = tf.strings.regex_replace(strings, _WHITE_SPACE, " ")
+    single = "[" + _split_class(split_hangul) + "]"
+    pattern = (
+        f"((?:{_FLAG}|{single}){_ATTACHED}"
+        f"(?:\\x{{200D}}\\p{{S}}{_ATTACHED})*)"
+    )
     spaced = tf.strings.regex_replace(strings, pattern, r" \1 ")
     return tf_text.WhitespaceTokenizer().tokenize(spaced)
 
@@ -138,4 +160,10 @@ def join_words(strings: tf.Tensor, split_hangul: bool = False) -> tf.Tensor:
         )
     strings = tf.strings.regex_replace(strings, " ([" + _CLOSING + "])", r"\1")
     strings = tf.strings.regex_replace(strings, "([" + _OPENING + "]) ", r"\1")
-    return strings
+    for _ in range(2):
+        strings = tf.strings.regex_replace(
+            strings, f"({cjk})([{_CLOSING}]) ({cjk})", r"\1\2\3"
+        )
+    return tf.strings.regex_replace(
+        strings, f"({cjk}) ([{_OPENING}])", r"\1\2"
+    )

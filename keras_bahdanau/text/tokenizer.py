@@ -33,12 +33,12 @@ class TextTokenizer(tf.Module):
 
     Detokenization joins words with one space, except: no space between two
     characters of a no-space script (CJK and CJK punctuation), none before
-    closing punctuation (`. , ! ? ; : ) ] } ” ’ » । ॥ 。 、`), none after
-    opening punctuation (`( [ { “ ‘ « ¿ ¡`), none around an apostrophe or
-    hyphen between letters or digits, and none around `. , :` between digits
-    (`3:30`). So normalised text written in that canonical form comes back
-    exactly; other spacing is canonicalised (see
-    `keras_bahdanau.text.normalize`).
+    closing punctuation (`. , ! ? ; : ) ] } ” ’ » । ॥ 。 、 ، ؛ ؟ ۔`), none
+    after opening punctuation (`( [ { “ ‘ « ¿ ¡`), none around punctuation
+    between CJK characters, none around an apostrophe or hyphen between
+    letters or digits, and none around `. , :` between digits (`3:30`). So
+    normalised text written in that canonical form comes back exactly; other
+    spacing is canonicalised (see `keras_bahdanau.text.normalize`).
 
     Args:
         vocabulary: list of tokens; ids 0-3 must be `[PAD]`, `[START]`,
@@ -198,6 +198,31 @@ class TextTokenizer(tf.Module):
     def split_words(self, strings) -> tf.RaggedTensor:
         """Normalises strings and splits them into words, `(batch, (words))`."""
         return norm.split_words(self.normalize(strings), self.split_hangul)
+
+    def canonicalize(self, strings) -> tf.Tensor:
+        """Text as `detokenize(tokenize(text))` gives it, `[UNK]` aside.
+
+        Normalised, lower-cased (when the tokenizer lower-cases), split into
+        words and joined by the detokenization rule; characters outside the
+        vocabulary are kept. References scored against translations need
+        this form (see `Translator.evaluate`).
+
+        Args:
+            strings: string tensor of shape `(batch,)`.
+
+        Returns:
+            A string tensor of shape `(batch,)`.
+
+        Example:
+
+        >>> import keras_bahdanau as kb
+        >>> tok = kb.TextTokenizer.learn(["Hi, you."], vocab_size=50)
+        >>> tok.canonicalize(["Hi ,YOU  ."]).numpy()[0].decode("utf-8")
+        'hi, you.'
+        """
+        words = self.split_words(strings)
+        text = tf.strings.reduce_join(words, axis=-1, separator=" ")
+        return norm.join_words(text, self.split_hangul)
 
     def tokenize(self, strings) -> tf.RaggedTensor:
         """Maps strings to sub-word ids, without `[START]`/`[END]`.

@@ -43,7 +43,10 @@ def learn_vocabulary(
         lower_thresh: lowest word-piece count the threshold search tries.
         max_unique_chars: largest alphabet; words with rarer characters are
             not used for learning (their characters become `[UNK]`).
-        max_token_length: longest word piece, in characters.
+        max_token_length: longest word piece, in characters. Longer words
+            (e.g. Thai sentences, written without spaces) are counted as
+            pieces of this length: the learner skips longer words, and the
+            characters only they hold would be `[UNK]`.
         num_iterations: learner iterations per threshold.
 
     Returns:
@@ -63,7 +66,7 @@ def learn_vocabulary(
     if not counts:
         return list(RESERVED_TOKENS)
     learned = learner.learn(
-        counts,
+        _cut_long_words(counts, max_token_length),
         vocab_size=vocab_size,
         reserved_tokens=list(RESERVED_TOKENS),
         lower_thresh=lower_thresh,
@@ -74,6 +77,15 @@ def learn_vocabulary(
     reserved = set(RESERVED_TOKENS)
     pieces = [token for token in learned if token not in reserved]
     return list(RESERVED_TOKENS) + _cap(pieces, vocab_size - len(reserved))
+
+
+def _cut_long_words(counts: dict, max_length: int) -> dict:
+    """Counts each word longer than `max_length` as its `max_length` pieces."""
+    cut = collections.Counter()
+    for word, count in counts.items():
+        for start in range(0, len(word), max_length):
+            cut[word[start : start + max_length]] += count
+    return dict(cut)
 
 
 def _cap(pieces: list[str], size: int) -> list[str]:
