@@ -130,8 +130,9 @@ def plot_attention(
         title: optional figure title.
 
     Returns:
-        The matplotlib `Figure` (closed from pyplot's registry, so it does
-        not pile up; display it in a notebook by returning it).
+        The matplotlib `Figure`, made by pyplot and closed at once (figures
+        do not pile up, and it is not shown twice); a notebook cell that
+        returns it displays it.
 
     Raises:
         ImportError: matplotlib is not installed (the `plot` extra).
@@ -139,7 +140,7 @@ def plot_attention(
     """
     _require_matplotlib()
     import numpy as np
-    from matplotlib.figure import Figure
+    from matplotlib import pyplot
 
     weights = np.asarray(weights, dtype="float32")
     expected = (len(target_tokens), len(source_tokens))
@@ -152,7 +153,10 @@ def plot_attention(
     families = font_families(list(source_tokens) + list(target_tokens))
     width = max(4.0, 0.5 * len(source_tokens) + 1.5)
     height = max(3.0, 0.45 * len(target_tokens) + 1.5)
-    figure = Figure(figsize=(width, height), layout="constrained")
+    # Through pyplot: Jupyter's inline backend, which displays the
+    # figures cells return, starts only when pyplot is used.
+    figure = pyplot.figure(figsize=(width, height), layout="constrained")
+    pyplot.close(figure)
     axes = figure.add_subplot()
     image = axes.imshow(
         weights, cmap="gray", vmin=0.0, vmax=1.0, aspect="auto"
