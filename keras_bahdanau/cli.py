@@ -76,12 +76,32 @@ def _load_translator(path: str):
 
 
 def _check_out_dir(path: str) -> None:
-    """`--out` names a directory: fail early when it is a file."""
+    """`--out` names a directory: fail early when it or a parent is a file."""
     if os.path.exists(path) and not os.path.isdir(path):
         raise UserError(
             f"--out must be a directory; {path!r} is an existing file. "
             "Pass a new or existing directory."
         )
+    parent = os.path.dirname(os.path.abspath(path))
+    while not os.path.exists(parent):
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(parent):
+        raise UserError(
+            f"--out {path!r} cannot be created: {parent!r} is an existing "
+            "file. Pass a directory outside it."
+        )
+
+
+def _check_utf8(name: str, texts: list) -> None:
+    """Command-line texts the shell passed as bytes that are not UTF-8."""
+    for text in texts:
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise UserError(
+                f"{name} {text.encode('utf-8', 'surrogateescape')!r} is not "
+                "valid UTF-8. Re-encode it as UTF-8."
+            ) from None
 
 
 def _stdin_lines() -> list:
@@ -322,6 +342,7 @@ def cmd_train(args) -> int:
 def cmd_translate(args) -> int:
     translator = _load_translator(args.model)
     texts = args.text
+    _check_utf8("TEXT", texts)
     if not texts:
         texts = _stdin_lines()
     kwargs = {}
@@ -371,6 +392,7 @@ def cmd_attention(args) -> int:
     if not os.path.splitext(args.out)[1]:
         args.out += ".png"  # what matplotlib would write; logged below
     _check_image_path(args.out)
+    _check_utf8("TEXT", [args.text])
     translator = _load_translator(args.model)
     if not args.text.strip():
         raise UserError("TEXT must hold a word; received an empty string.")
@@ -385,7 +407,10 @@ def cmd_attention(args) -> int:
 def cmd_export(args) -> int:
     _check_out_dir(args.out)
     translator = _load_translator(args.model)
-    translator.export(args.out)
+    try:
+        translator.export(args.out)
+    except RuntimeError as error:  # another Keras backend than TensorFlow
+        raise UserError(_one_line(error)) from None
     _log(f"SavedModel written to {os.path.abspath(args.out)}")
     return 0
 
@@ -469,7 +494,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--strategy", choices=("greedy", "beam", "sampling"), default="greedy"
     )
     translate.add_argument("--beam-size", type=_positive(int), default=4)
-    translate.add_argument("--seed", type=int, default=None)
+    translate.add_argument("--seed", type=_seed, default=None)
     translate.add_argument(
         "--no-repeat-ngram-size", type=_positive(int), default=None,
         help="never repeat an n-gram of this size in one output",

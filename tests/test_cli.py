@@ -250,11 +250,12 @@ def test_error_no_pair_within_max_length(capsys, tmp_path):
     assert "--max-length (now 2)" in line
 
 
-@pytest.mark.parametrize("command", ["train", "tune"])
+@pytest.mark.parametrize("command", ["train", "tune", "translate"])
 @pytest.mark.parametrize("seed", ["-1", "4294967296", "x"])
 def test_error_seed_out_of_range(capsys, command, seed):
-    line = _error(capsys, [command, "--data", "d", "--out", "o", "--seed",
-                           seed])
+    where = ["--model", "m"] if command == "translate" else [
+        "--data", "d", "--out", "o"]
+    line = _error(capsys, [command, *where, "--seed", seed])
     assert "--seed" in line and "[0, 2**32)" in line
 
 
@@ -272,6 +273,32 @@ def test_error_out_is_a_file(model_dir, capsys, tmp_path):
     ):
         line = _error(capsys, argv)
         assert "--out must be a directory" in line and "a_file" in line
+        # Below a file: no directory can be made there.
+        argv[argv.index("--out") + 1] = str(a_file / "sub" / "dir")
+        line = _error(capsys, argv)
+        assert "cannot be created" in line and "is an existing file" in line
+
+
+def test_error_export_under_another_backend(model_dir, capsys, monkeypatch):
+    model, _ = model_dir
+
+    def export(self, path):
+        raise RuntimeError("export needs the TensorFlow backend.")
+
+    monkeypatch.setattr(kb.Translator, "export", export)
+    line = _error(capsys, ["export", "--model", model, "--out", "o"])
+    assert "export needs the TensorFlow backend" in line
+
+
+def test_error_text_argument_not_utf8(model_dir, capsys, tmp_path):
+    model, _ = model_dir
+    # What Python makes of the argument bytes b"1 \xff" from the shell.
+    text = b"1 \xff".decode("utf-8", "surrogateescape")
+    line = _error(capsys, ["translate", "--model", model, text])
+    assert "TEXT b'1 \\xff' is not valid UTF-8" in line
+    line = _error(capsys, ["attention", "--model", model, "--out",
+                           str(tmp_path / "a.png"), text])
+    assert "is not valid UTF-8" in line
 
 
 def test_error_attention_unsupported_image_format(model_dir, capsys,

@@ -775,6 +775,33 @@ def test_bad_settings_raise(model, settings, match):
         model.check_generate_settings(**settings)
 
 
+@pytest.mark.parametrize(
+    "seed, error, match",
+    [
+        (-1, ValueError, r"`seed` must be in \[0, 2\*\*32\)\. Received: "
+         r"seed=-1"),
+        (2**32, ValueError, r"`seed` must be in \[0, 2\*\*32\)"),
+        (True, TypeError, "`seed` must be None or an int.*bool"),
+        (1.5, TypeError, "`seed` must be None or an int.*float"),
+    ],
+)
+def test_bad_seed_raises_alike_on_every_backend(model, seed, error, match):
+    # TensorFlow took negative seeds and JAX did not; JAX took True.
+    with pytest.raises(error, match=match):
+        model.generate(SOURCE, max_length=3, strategy="sampling", seed=seed)
+    with pytest.raises(error, match=match):
+        model.check_generate_settings(strategy="sampling", seed=seed)
+
+
+def test_numpy_int_seed_equals_python_int(model):
+    outputs = [
+        model.generate(SOURCE, max_length=4, strategy="sampling", seed=seed)
+        for seed in (7, np.int64(7), np.uint32(7))
+    ]
+    for other in outputs[1:]:
+        np.testing.assert_array_equal(other["tokens"], outputs[0]["tokens"])
+
+
 def test_check_generate_settings_accepts_good_and_rejects_unknown(model):
     model.check_generate_settings()
     model.check_generate_settings(

@@ -42,8 +42,9 @@ def sparsemax(scores, axis: int = -1):
     >>> from keras_bahdanau.layers.probability import sparsemax
     >>> np.asarray(sparsemax(np.array([[2.0, 1.0, -1.0]]))).tolist()
     [[1.0, 0.0, 0.0]]
-    >>> np.asarray(sparsemax(np.array([[0.5, 0.3, -1.0]]))).round(3).tolist()
-    [[0.6, 0.4, 0.0]]
+    >>> weights = sparsemax(np.array([[0.5, 0.3, -1.0]], "float32"))
+    >>> [round(float(w), 3) for w in np.asarray(weights)[0]]
+    [0.6, 0.4, 0.0]
     """
     if axis not in (-1, len(scores.shape) - 1):
         raise ValueError(

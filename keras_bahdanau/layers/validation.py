@@ -1,7 +1,9 @@
 """Argument checks shared by the layers; messages follow STYLE.md."""
 
+import numbers
 from typing import Sequence
 
+import keras
 import numpy as np
 
 from keras_bahdanau.compilation import concrete_value
@@ -14,6 +16,31 @@ def check_positive_int(name: str, value, example: str) -> None:
             f"`{name}` must be a positive int, e.g. {example}. "
             f"Received: {name}={value!r}"
         )
+
+
+def check_seed(seed):
+    """`seed` as an int in `[0, 2**32)`, `None`, or a `SeedGenerator`.
+
+    Raises:
+        TypeError: a seed that is not an integer (bools included).
+        ValueError: an integer outside `[0, 2**32)` (the backends disagree
+            on those: TensorFlow takes negative seeds, JAX does not).
+    """
+    if seed is None or isinstance(seed, keras.random.SeedGenerator):
+        return seed
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(
+        seed, numbers.Integral
+    ):
+        raise TypeError(
+            f"`seed` must be None or an int. Received: seed={seed!r} of "
+            f"type {type(seed).__name__}. Pass e.g. seed=42."
+        )
+    if not 0 <= seed < 2**32:
+        raise ValueError(
+            f"`seed` must be in [0, 2**32). Received: seed={seed}. Pass "
+            "e.g. seed=42."
+        )
+    return int(seed)
 
 
 def check_rate(name: str, value) -> None:

@@ -15,6 +15,7 @@ from keras_bahdanau.layers.probability import deserialize_probability_fn
 from keras_bahdanau.layers.probability import serialize_probability_fn
 from keras_bahdanau.layers.validation import check_bool
 from keras_bahdanau.layers.validation import check_positive_int
+from keras_bahdanau.layers.validation import check_seed
 from keras_bahdanau.layers.validation import check_token_ids
 from keras_bahdanau.models.losses import MaskedSparseCategoricalCrossentropy
 from keras_bahdanau.models.losses import MaskedTokenAccuracy
@@ -258,7 +259,9 @@ class AttentionSeq2Seq(keras.Model):
             temperature: softmax temperature for `"sampling"`.
             top_k: sample among the k most likely tokens.
             top_p: nucleus sampling mass in (0, 1].
-            seed: int seed; the same seed gives the same samples.
+            seed: int seed in `[0, 2**32)` (or a
+                `keras.random.SeedGenerator`); the same seed gives the same
+                samples.
             return_alignments: also return the attention weights.
             no_repeat_ngram_size: None (off) or n >= 1, for every
                 strategy: never emit a token that would repeat an n-gram
@@ -282,6 +285,7 @@ class AttentionSeq2Seq(keras.Model):
             TypeError: non-integer `source_ids`.
         """
         check_token_ids("source_ids", source_ids, self.source_vocab_size)
+        seed = check_seed(seed)
         source_ids = ops.convert_to_tensor(source_ids, "int32")
         decoding.check_source(source_ids.shape)
         source_len = source_ids.shape[1]
@@ -371,7 +375,7 @@ class AttentionSeq2Seq(keras.Model):
             args.pop("return_alignments"),
             **args,
         )
-        search.noise(1, max_length, seed)
+        check_seed(seed)
 
     def quantize(self, mode, *args, **kwargs):
         """Not supported: raises `NotImplementedError`.
