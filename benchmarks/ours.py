@@ -25,7 +25,9 @@ DECODE_STEPS = 20
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--task", choices=("train", "greedy", "beam5"))
+    parser.add_argument(
+        "--task", choices=("train", "greedy", "beam5"), required=True
+    )
     parser.add_argument("--length", type=int, default=20)
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--steps", type=int, default=10)

@@ -54,7 +54,7 @@ def _load_pairs(path: str, reverse: bool = False) -> list:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             pairs = load_pairs(path, reverse=reverse)
-    except (FileNotFoundError, ValueError) as error:
+    except (OSError, ValueError) as error:  # missing, a directory, unread
         raise UserError(_one_line(error)) from None
     for warning in caught:
         _log(f"warning: {_one_line(warning.message)}")

@@ -190,6 +190,13 @@ def test_error_missing_file(capsys, tmp_path):
     assert "error" in line
 
 
+def test_error_data_is_a_directory(capsys, tmp_path):
+    line = _error(capsys, [
+        "train", "--data", str(tmp_path), "--out", str(tmp_path / "o"),
+    ])
+    assert "is a directory, not a file" in line
+
+
 def test_error_empty_file(capsys, tmp_path):
     empty = tmp_path / "empty.tsv"
     empty.write_text("", "utf-8")

@@ -98,6 +98,11 @@ def test_missing_file(tmp_path):
         data.load_pairs(str(tmp_path / "missing.tsv"))
 
 
+def test_directory_is_not_a_pairs_file(tmp_path):
+    with pytest.raises(IsADirectoryError, match="is a directory, not a file"):
+        data.load_pairs(tmp_path)
+
+
 @pytest.mark.parametrize("path", [None, 5, b"pairs.tsv"])
 def test_path_of_wrong_type(path):
     with pytest.raises(TypeError, match=r"`path` must be a path.*Received: "

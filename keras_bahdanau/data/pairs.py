@@ -73,6 +73,7 @@ def load_pairs(
 
     Raises:
         FileNotFoundError: if the file does not exist.
+        IsADirectoryError: if `path` is a directory.
         TypeError: if `path` is not a str or `os.PathLike`.
         ValueError: if the file is empty, is not UTF-8, or has no valid line.
 
@@ -84,6 +85,11 @@ def load_pairs(
     ('Wow!', 'वाह!')
     """
     path = check_path("path", path, "pairs.tsv")
+    if os.path.isdir(path):
+        raise IsADirectoryError(
+            f"Sentence-pair file {path!r} is a directory, not a file. Pass "
+            "the path of a tab-separated file inside it."
+        )
     if not os.path.isfile(path):
         raise FileNotFoundError(
             f"Sentence-pair file not found: {path!r}. Pass the path of a "
