@@ -440,7 +440,8 @@ def cmd_tune(args) -> int:
                 max_length=args.max_length,
                 verbose=args.verbose,
             )
-    except (ImportError, ValueError) as error:
+    # RuntimeError: every trial failed.
+    except (ImportError, RuntimeError, ValueError) as error:
         raise UserError(_one_line(error)) from None
     print(json.dumps(summary, ensure_ascii=False))
     return 0

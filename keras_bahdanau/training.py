@@ -68,12 +68,14 @@ def is_finished(state: dict, epochs: int) -> bool:
         epochs: the requested total number of epochs.
 
     Returns:
-        `True` when the run finished with `epochs` requested (early
-        stopping included) or has completed at least `epochs` epochs.
+        `True` when the run finished, or early stopping stopped it, with
+        `epochs` requested, or it has completed at least `epochs` epochs.
     """
     if not state:
         return False
-    if state.get("finished") and state.get("epochs") == epochs:
+    if (state.get("finished") or state.get("stopped")) and state.get(
+        "epochs"
+    ) == epochs:
         return True
     return int(state.get("completed_epochs", 0)) >= epochs
 
@@ -187,8 +189,18 @@ class ResumableCheckpoint(keras.callbacks.Callback):
     def backup_dir(self) -> str:
         return os.path.join(self.directory, BACKUP_DIRNAME)
 
-    def save(self, completed_epochs: int, batch: int, finished=False):
-        """Writes the variables, then the state that points at them."""
+    def save(
+        self,
+        completed_epochs: int,
+        batch: int,
+        finished: bool = False,
+        stopped: bool = False,
+    ):
+        """Writes the variables, then the state that points at them.
+
+        `stopped`: early stopping ended the run at this epoch (what is left
+        is the end of training: best weights, the finished backup).
+        """
         os.makedirs(self.backup_dir, exist_ok=True)
         path = os.path.join(self.backup_dir, WEIGHTS_FILENAME)
         tmp = os.path.join(self.backup_dir, "tmp." + WEIGHTS_FILENAME)
@@ -199,6 +211,7 @@ class ResumableCheckpoint(keras.callbacks.Callback):
             "completed_epochs": completed_epochs,
             "batch": batch,
             "finished": finished,
+            "stopped": stopped,
         }
         if self.early_stopping is not None:
             state["early_stopping"] = self.early_stopping.save(
@@ -221,7 +234,7 @@ class ResumableCheckpoint(keras.callbacks.Callback):
             self.save(self._completed, batch + 1)
 
     def on_epoch_end(self, epoch, logs=None):
-        self.save(epoch + 1, 0)
+        self.save(epoch + 1, 0, stopped=bool(self.model.stop_training))
         if self.on_epoch_saved is not None:
             self.on_epoch_saved(epoch)
 
@@ -346,6 +359,30 @@ def restore(model: keras.Model, directory: str) -> int:
     return int(state.get("completed_epochs", 0))
 
 
+def check_fit_settings(
+    epochs, early_stopping_patience, backup_every
+) -> None:
+    """Raises `ValueError` for settings `fit` cannot use.
+
+    Args:
+        epochs: an int >= 1.
+        early_stopping_patience: `None` or an int >= 0 (0: off).
+        backup_every: `None` or an int >= 0 (0: at epoch ends only).
+    """
+    check_positive_int("epochs", epochs, "epochs=10")
+    for name, value, example in (
+        ("early_stopping_patience", early_stopping_patience, 3),
+        ("backup_every", backup_every, 50),
+    ):
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int) or value < 0
+        ):
+            raise ValueError(
+                f"`{name}` must be None or an int >= 0. Received: "
+                f"{name}={value!r}. Use e.g. {name}={example}."
+            )
+
+
 def fit(
     model: keras.Model,
     train_data,
@@ -375,7 +412,8 @@ def fit(
             it. Needs `validation_data`. Its counters and best weights
             are part of each backup, so a resumed run stops (and restores)
             as an uninterrupted one would.
-        backup_every: batches between mid-epoch backups.
+        backup_every: batches between mid-epoch backups; `None` or 0:
+            backups at epoch ends only.
         verbose: Keras `fit` verbosity (`"auto"`, 0, 1, 2).
         on_epoch_saved: `f(epoch)` called after every epoch's backup.
         epoch_variable: the `tf.Variable` given to
@@ -387,11 +425,15 @@ def fit(
         The Keras `History`. When `directory` holds a finished run
         (`is_finished`), nothing is trained: the run's weights are loaded
         into `model` and the `History` is rebuilt from its
-        `training_log.csv` (`logged_history`).
+        `training_log.csv` (`logged_history`). A run stopped after its last
+        epoch's backup (or after early stopping ended it) but before the
+        end of training is ended first, as `model.fit` would have ended it:
+        early stopping's best weights, then the finished backup.
 
     Raises:
-        ValueError: if `epochs` is not a positive int, or the backup in
-            `directory` belongs to another model.
+        ValueError: if `epochs`, `early_stopping_patience` or
+            `backup_every` is invalid, or the backup in `directory` belongs
+            to another model.
 
     Example:
 
@@ -407,7 +449,7 @@ def fit(
     >>> len(history.history["loss"])
     1
     """
-    check_positive_int("epochs", epochs, "epochs=10")
+    check_fit_settings(epochs, early_stopping_patience, backup_every)
     callbacks = list(callbacks or [])
     if epoch_variable is not None:
         callbacks.insert(0, _SetEpoch(epoch_variable))
@@ -424,7 +466,23 @@ def fit(
         os.makedirs(directory, exist_ok=True)
         state = read_state(directory)
         if is_finished(state, epochs):
-            restore(model, directory)
+            done = restore(model, directory)
+            if not state.get("finished"):
+                # Stopped after the last epoch's backup, before the end of
+                # training: end it now, as model.fit would have.
+                _trim_log(directory, done)
+                checkpoint = ResumableCheckpoint(
+                    directory, state["epochs"], early_stopping=early_stopping
+                )
+                checkpoint.set_model(model)
+                if early_stopping is not None:
+                    early_stopping.resume_from(
+                        state.get("early_stopping"), checkpoint.backup_dir
+                    )
+                    early_stopping.set_model(model)
+                    early_stopping.on_train_begin()
+                    early_stopping.on_train_end()  # the best weights
+                checkpoint.save(done, 0, finished=True)
             return logged_history(directory, model)
         initial_epoch = restore(model, directory)
         _trim_log(directory, initial_epoch)

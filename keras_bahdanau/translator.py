@@ -309,7 +309,8 @@ class Translator:
             callbacks: extra Keras callbacks.
             early_stopping_patience: stop after this many epochs without a
                 better `val_loss` and keep the best weights (`None`: never).
-            backup_every: batches between mid-epoch backups.
+            backup_every: batches between mid-epoch backups (`None` or 0:
+                at epoch ends only).
             verbose: Keras verbosity (`"auto"` shows progress bars).
 
         Returns:
@@ -323,6 +324,9 @@ class Translator:
                 within the length limits, `directory` holds a run with other
                 vocabularies or another model, or a bad setting.
         """
+        training.check_fit_settings(
+            epochs, early_stopping_patience, backup_every
+        )
         if pairs is None:
             pairs = self.train_pairs
         if validation_pairs is None:
@@ -349,7 +353,11 @@ class Translator:
             directory = check_path("directory", directory, "runs/en-hi")
             translator_files.check_same_vocabularies(self, directory)
             state = training.read_state(directory)
-            finished = training.is_finished(state, epochs)
+            # Finished and saved: nothing to write (a run stopped after its
+            # last backup is ended, and saved, below).
+            finished = bool(state.get("finished")) and training.is_finished(
+                state, epochs
+            )
             if not state:
                 # No run yet: Translator.load(directory) works from now on.
                 self.save(directory)

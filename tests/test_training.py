@@ -165,6 +165,101 @@ def test_resume_keeps_early_stopping_state(tmp_path):
     ]
 
 
+def _worsening_run():
+    """Training data and validation data whose best epoch is 0."""
+    import tensorflow as tf
+
+    source, decoder_input, target = reversal(128, 2, 4, seed=0)
+    train = tf.data.Dataset.from_tensor_slices(
+        ((source, decoder_input), target)
+    ).batch(16)
+    vs, vd, vt = reversal(32, 2, 4, seed=1)
+    vt = np.where(vt != 0, VOCAB + 1, 0).astype(vt.dtype)
+    val = tf.data.Dataset.from_tensor_slices(((vs, vd), vt)).batch(16)
+
+    def model():
+        keras.utils.set_random_seed(0)
+        return _tiny_model(VOCAB + 3)
+
+    return train, val, model
+
+
+class _KillAfterBackup(keras.callbacks.Callback):
+    """Raises after the backup of the epoch where `when(epoch)` holds."""
+
+    def __init__(self, when):
+        super().__init__()
+        self.when = when
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.when(self, epoch):
+            raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize(
+    "patience, epochs, when",
+    [
+        # The last epoch's backup is written, the end of training is not.
+        (3, 3, lambda callback, epoch: epoch == 2),
+        # Early stopping stopped the run; killed before the end of training.
+        (1, 6, lambda callback, epoch: callback.model.stop_training),
+    ],
+    ids=["after_last_epoch", "after_early_stop"],
+)
+def test_kill_before_the_end_of_training_ends_it_on_resume(
+    tmp_path, patience, epochs, when
+):
+    # The resumed call must end the run as model.fit would have: early
+    # stopping's best weights (epoch 0), a finished backup, no extra epoch.
+    # Before, the last epoch's weights were kept, or an early-stopped run
+    # trained one more epoch.
+    from keras_bahdanau import training
+
+    train, val, model = _worsening_run()
+    settings = dict(validation_data=val, early_stopping_patience=patience,
+                    verbose=0, epochs=epochs)
+    full = model()
+    training.fit(full, train, directory=str(tmp_path / "full"), **settings)
+    full_log = training.logged_history(str(tmp_path / "full")).epoch
+    directory = str(tmp_path / "killed")
+    with pytest.raises(KeyboardInterrupt):
+        training.fit(model(), train, directory=directory,
+                     callbacks=[_KillAfterBackup(when)], **settings)
+    assert not training.read_state(directory)["finished"]
+    resumed = model()
+    history = training.fit(resumed, train, directory=directory, **settings)
+    assert history.epoch == full_log
+    for got, want in zip(resumed.get_weights(), full.get_weights()):
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-6)
+    state = training.read_state(directory)
+    assert state["finished"] and state["completed_epochs"] == len(full_log)
+    # The finished backup holds the best weights too.
+    again = model()
+    training.fit(again, train, directory=directory, **settings)
+    for got, want in zip(again.get_weights(), full.get_weights()):
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "name, value",
+    [
+        ("backup_every", -1), ("backup_every", 0.5), ("backup_every", "x"),
+        ("early_stopping_patience", -1), ("early_stopping_patience", 2.5),
+        ("early_stopping_patience", "2"),
+    ],
+)
+def test_fit_rejects_bad_settings_before_writing(tmp_path, name, value):
+    from keras_bahdanau import training
+
+    directory = tmp_path / "run"
+    source, decoder_input, target = reversal(16, 2, 3, seed=0)
+    with pytest.raises(ValueError, match=f"`{name}` must be None or an int"):
+        training.fit(_tiny_model(), ((source, decoder_input), target),
+                     epochs=1, directory=str(directory), verbose=0,
+                     **{name: value})
+    assert not directory.exists()
+
+
 def test_kill_after_the_log_row_keeps_one_row_per_epoch(
     tmp_path, monkeypatch
 ):
@@ -175,10 +270,10 @@ def test_kill_after_the_log_row_keeps_one_row_per_epoch(
     directory = str(tmp_path / "run")
     save = training.ResumableCheckpoint.save
 
-    def killed_at_epoch_1_end(self, completed_epochs, batch, finished=False):
-        if completed_epochs == 2 and batch == 0 and not finished:
+    def killed_at_epoch_1_end(self, completed_epochs, batch, **kwargs):
+        if completed_epochs == 2 and batch == 0 and not kwargs.get("finished"):
             raise KeyboardInterrupt
-        save(self, completed_epochs, batch, finished)
+        save(self, completed_epochs, batch, **kwargs)
 
     monkeypatch.setattr(training.ResumableCheckpoint, "save",
                         killed_at_epoch_1_end)

@@ -338,6 +338,66 @@ def test_failed_trials_are_recorded_and_the_search_goes_on(pairs, tmp_path):
     assert os.path.isfile(os.path.join(out, "best", "model.keras"))
 
 
+def test_consecutive_failed_trials_do_not_end_the_search(pairs, tmp_path):
+    # Keras Tuner ends a search after 3 failed trials in a row by default,
+    # with its own RuntimeError and no best translator saved.
+    out = str(tmp_path / "search")
+    run_search(pairs, out, max_trials=1, **SETTINGS)
+    summary = run_search(
+        pairs, out, max_trials=5, callbacks=[_PoisonWeights()], **SETTINGS
+    )
+    assert (summary["completed"], summary["failed"]) == (1, 4)
+    assert (summary["new_trials"], summary["best_trial"]) == (4, "0")
+
+
+class _InterruptTrial(keras.callbacks.Callback):
+    """Raises KeyboardInterrupt in the trial numbered `trial` (from 0)."""
+
+    started = []  # shared by the copies Keras Tuner makes per trial
+
+    def __init__(self, trial):
+        super().__init__()
+        self.trial = trial
+
+    def on_train_begin(self, logs=None):
+        self.started.append(1)
+        if len(self.started) == self.trial + 1:
+            raise KeyboardInterrupt
+
+
+def test_new_trials_counts_the_interrupted_trial_run_again(pairs, tmp_path):
+    out = str(tmp_path / "search")
+    _InterruptTrial.started.clear()
+    with pytest.raises(KeyboardInterrupt):
+        run_search(pairs, out, max_trials=2, callbacks=[_InterruptTrial(1)],
+                   **SETTINGS)
+    summary = run_search(pairs, out, max_trials=2, **SETTINGS)
+    assert (summary["trials"], summary["completed"]) == (2, 2)
+    assert summary["new_trials"] == 1  # trial 1, run again
+
+
+@pytest.mark.parametrize(
+    "seed, error, match",
+    [
+        (None, TypeError, r"`seed` must be an int in \[0, 2\*\*32\)"),
+        (1.5, TypeError, "`seed` must be None or an int"),
+        (-1, ValueError, r"`seed` must be in \[0, 2\*\*32\)"),
+    ],
+)
+def test_run_search_bad_seed_raises_before_writing(pairs, tmp_path, seed,
+                                                   error, match):
+    out = tmp_path / "never"
+    with pytest.raises(error, match=match):
+        run_search(pairs, str(out), max_trials=1, seed=seed, **SETTINGS)
+    assert not out.exists()
+
+
+def test_run_search_takes_a_numpy_seed(pairs, tmp_path):
+    summary = run_search(pairs, str(tmp_path / "s"), max_trials=1,
+                         seed=np.int64(3), **SETTINGS)
+    assert summary["completed"] == 1
+
+
 @pytest.mark.parametrize(
     "kwargs, match",
     [

@@ -16,6 +16,7 @@ from keras_bahdanau.data import split_pairs
 from keras_bahdanau.jsonfile import write_json
 from keras_bahdanau.layers.validation import check_choice
 from keras_bahdanau.layers.validation import check_positive_int
+from keras_bahdanau.layers.validation import check_seed
 from keras_bahdanau.text import TextTokenizer
 from keras_bahdanau.translator import Translator
 from keras_bahdanau.tuning.hypermodel import OBJECTIVES
@@ -139,6 +140,9 @@ def make_tuner(
         "directory": os.fspath(out),
         "project_name": PROJECT_NAME,
         "overwrite": False,
+        # Diverging trials fail one by one; Keras Tuner's default (3 in a
+        # row) would end the search with its own error. None: no limit.
+        "max_consecutive_failed_trials": None,
     }
     if tuner == "random":
         return _RandomSearch(max_trials=max_trials, **common)
@@ -248,12 +252,13 @@ def run_search(
     Returns:
         `{"out", "best_dir", "best_trial", "objective", "score",
         "hyperparameters", "trials", "completed", "failed", "new_trials"}`
-        (`trials` counts all trials in `out`, `new_trials` those run by
-        this call).
+        (`trials` counts all trials in `out`, `new_trials` those that
+        ended in this call, a trial that an interruption stopped and this
+        call ran again included).
 
     Raises:
         FileNotFoundError: missing data file.
-        TypeError: pairs or `space` of the wrong type.
+        TypeError: pairs, `seed` or `space` of the wrong type.
         ValueError: a bad argument (the message names it), empty or
             malformed data, or settings that differ from the search already
             in `out`.
@@ -278,6 +283,12 @@ def run_search(
     check_choice("objective", objective, OBJECTIVES)
     check_positive_int("max_trials", max_trials, "max_trials=10")
     check_positive_int("epochs", epochs, "epochs=5")
+    if seed is None or isinstance(seed, keras.random.SeedGenerator):
+        raise TypeError(
+            "`seed` must be an int in [0, 2**32): it fixes the split and "
+            f"every trial. Received: seed={seed!r}. Pass e.g. seed=0."
+        )
+    seed = check_seed(seed)  # before anything is written to `out`
     check_choice("preset", preset, sorted(SEARCH_SPACES))
     check_positive_int("batch_size", batch_size, "batch_size=64")
     check_positive_int("max_length", max_length, "max_length=40")
@@ -399,6 +410,7 @@ def run_search(
             seed=seed,
         )
     before = _trial_counts(search)
+    ended_before = before["completed"] + before["failed"]
     if resuming:
         log(f"Resuming the search in {out}: {before['trials']} trial(s) run.")
     search.search(
@@ -459,5 +471,6 @@ def run_search(
         "score": float(best.score),
         "hyperparameters": values,
         **counts,
-        "new_trials": counts["trials"] - before["trials"],
+        # Trials that ended in this call, an interrupted one included.
+        "new_trials": counts["completed"] + counts["failed"] - ended_before,
     }
