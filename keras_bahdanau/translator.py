@@ -116,6 +116,18 @@ class Translator:
                     "build_model(source_tok.vocabulary_size, "
                     "target_tok.vocabulary_size)."
                 )
+        for name, fixed in (
+            ("pad_id", TextTokenizer.PAD_ID),
+            ("start_id", TextTokenizer.START_ID),
+            ("end_id", TextTokenizer.END_ID),
+        ):
+            value = getattr(model, name, fixed)
+            if value != fixed:
+                raise ValueError(
+                    f"`model.{name}` must be {fixed}, the tokenizers' id of "
+                    f"that token. Received: {name}={value}. Build the model "
+                    f"without a {name} override."
+                )
         self.source_tokenizer = source_tokenizer
         self.target_tokenizer = target_tokenizer
         self.model = model
@@ -351,6 +363,13 @@ class Translator:
         finished = False
         if directory is not None:
             directory = check_path("directory", directory, "runs/en-hi")
+            if directory.endswith(".keras"):
+                raise ValueError(
+                    "`directory` must be a directory for the run's backups "
+                    f"and log, not a .keras file. Received: {directory!r}. "
+                    "Pass e.g. directory='runs/en-hi' and save a .keras "
+                    "file after training with translator.save(...)."
+                )
             translator_files.check_same_vocabularies(self, directory)
             state = training.read_state(directory)
             # Finished and saved: nothing to write (a run stopped after its

@@ -116,6 +116,31 @@ def test_train_on_a_finished_run_says_so(model_dir, tmp_path, capsys):
     assert "already holds a finished run" in err and "Resuming" not in err
 
 
+def test_train_ends_a_run_stopped_before_its_end(model_dir, tmp_path,
+                                                 capsys):
+    # Killed after the last epoch's backup: the state is not "finished".
+    # train must end the run (training.fit does), not call it finished.
+    out, data = model_dir
+    copy = str(tmp_path / "copy")
+    import shutil
+
+    from keras_bahdanau import training
+
+    shutil.copytree(out, copy)
+    path = os.path.join(copy, "backup", "state.json")
+    with open(path) as f:
+        state = json.load(f)
+    state["finished"] = False
+    with open(path, "w") as f:
+        json.dump(state, f)
+    assert cli.main(["train", "--data", data, "--out", copy, "--preset",
+                     "tiny", "--epochs", "2", "--batch-size", "16",
+                     "--max-length", "8"]) == 0
+    assert "already holds a finished run" not in capsys.readouterr().err
+    assert training.read_state(copy)["finished"]
+    assert training.logged_history(copy).epoch == [0, 1]
+
+
 def test_export_writes_saved_model(model_dir, tmp_path):
     out, _ = model_dir
     target = tmp_path / "exported"

@@ -305,6 +305,35 @@ def test_save_load_directory_and_keras_file(trained, tmp_path):
         kb.Translator.load(str(tmp_path / "missing"))
 
 
+def test_untrained_translator_saves_and_loads_without_warnings(tmp_path):
+    # Saved before its first step, the optimizer had no slots and loading
+    # warned "Skipping variable loading for optimizer".
+    translator = kb.Translator.from_pairs(_pairs(40), preset="tiny")
+    for path in (str(tmp_path / "dir"), str(tmp_path / "t.keras")):
+        translator.save(path)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            loaded = kb.Translator.load(path)
+        assert loaded.translate(["1 2"]) == translator.translate(["1 2"])
+
+
+@pytest.mark.parametrize("name, value", [("pad_id", 5), ("start_id", 6),
+                                         ("end_id", 7)])
+def test_translator_rejects_other_special_ids(name, value):
+    # The tokenizers' ids are fixed (0, 1, 2); a model with others gave
+    # wrong translations without an error.
+    with pytest.raises(ValueError, match=f"`model.{name}` must be"):
+        kb.Translator.from_pairs(_pairs(40), preset="tiny", **{name: value})
+
+
+def test_fit_rejects_a_keras_file_as_directory(tmp_path):
+    translator = kb.Translator.from_pairs(_pairs(40), preset="tiny")
+    path = tmp_path / "run.keras"
+    with pytest.raises(ValueError, match="`directory` must be a directory"):
+        translator.fit(epochs=1, directory=str(path), verbose=0)
+    assert not path.exists()
+
+
 def test_save_load_export_reject_bad_paths(trained, tmp_path):
     translator, _ = trained
     for call in (translator.save, kb.Translator.load, translator.export):

@@ -1,6 +1,7 @@
 """AttentionSeq2Seq: encoder + attentive decoder as one Keras model."""
 
 import inspect
+import warnings
 from typing import Callable
 
 import keras
@@ -415,6 +416,25 @@ class AttentionSeq2Seq(keras.Model):
             metrics = [MaskedTokenAccuracy(pad_id=self.pad_id)]
         super().compile(optimizer=optimizer, loss=loss, metrics=metrics,
                         **kwargs)
+        if self.built and not self.optimizer.built:
+            # Saved before its first step, the model then holds the
+            # optimizer's slots, and loading it warns of no mismatch.
+            self.optimizer.build(self.trainable_variables)
+        variable_dtype = keras.backend.standardize_dtype(
+            self.dtype_policy.variable_dtype
+        )
+        if variable_dtype in ("float16", "bfloat16") and isinstance(
+            self.optimizer, keras.optimizers.Adam
+        ):
+            warnings.warn(
+                f"Adam cannot train {variable_dtype} variables (policy "
+                f"{self.dtype_policy.name!r}): in bfloat16 beta_2=0.999 "
+                "rounds to 1 and no weight changes; in float16 training "
+                "diverges. Train under 'mixed_bfloat16' or "
+                "'mixed_float16' (float32 variables) and keep the pure "
+                "policy for inference.",
+                stacklevel=2,
+            )
         # XLA on TensorFlow differentiates bounded loops only. The decoder's
         # hand-written loop gradient needs no loop differentiation, so the
         # (faster) scan stays wherever that gradient is supported.
