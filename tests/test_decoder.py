@@ -567,9 +567,14 @@ def test_manual_backprop_only_where_it_applies():
     target_ids, memory, _ = make_inputs()
     for kwargs in [dict(cell="lstm"), dict(reset_after=False),
                    dict(probability_fn="sparsemax"), dict(attention=None),
-                   dict(bounded_loop=True), dict(dtype="mixed_float16")]:
+                   dict(dtype="mixed_float16")]:
         decoder = kb.AttentiveDecoder(V, EMB, UNITS, ATT, **kwargs)
         assert not decoder._manual_backprop_applies(training=True), kwargs
+    # The bounded loop exists on TensorFlow only (JAX keeps scan).
+    decoder = kb.AttentiveDecoder(V, EMB, UNITS, ATT, bounded_loop=True)
+    assert decoder._manual_backprop_applies(training=True) == (
+        keras.config.backend() == "jax"
+    )
     decoder = kb.AttentiveDecoder(V, EMB, UNITS, ATT)
     assert not decoder._manual_backprop_applies(training=False)
     expected = keras.config.backend() in ("tensorflow", "jax")
@@ -579,6 +584,26 @@ def test_manual_backprop_only_where_it_applies():
     assert decoder._manual_backprop_applies(training=True) == (
         keras.config.backend() == "tensorflow"
     )
+
+
+def test_bounded_loop_decoder_trains_on_every_backend():
+    # A decoder configured for TensorFlow's XLA (bounded_loop=True, also
+    # in saved configs) must train where JAX cannot differentiate a
+    # while_loop: there it keeps scan.
+    if keras.config.backend() == "torch":
+        pytest.skip("torch: no custom training loop needed here")
+    target_ids, memory, _ = make_inputs()
+    targets = keras.Input(shape=target_ids.shape[1:], dtype="int32")
+    values = keras.Input(shape=memory.shape[1:])
+    logits = kb.AttentiveDecoder(V, EMB, UNITS, ATT, bounded_loop=True)(
+        targets, values
+    )
+    model = keras.Model([targets, values], logits)
+    model.compile(optimizer="sgd",
+                  loss=keras.losses.SparseCategoricalCrossentropy(True))
+    history = model.fit([target_ids, memory], target_ids, epochs=2,
+                        verbose=0)
+    assert np.all(np.isfinite(history.history["loss"]))
 
 
 @pytest.mark.parametrize("name", MANUAL_BACKPROP)

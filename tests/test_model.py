@@ -388,7 +388,8 @@ def test_jit_compile_training_step_matches_eager(cell):
                       jit_compile=jit)
         bounded = jit and cell == "lstm"
         bounded = bounded and keras.config.backend() == "tensorflow"
-        assert model.decoder.bounded_loop == bounded
+        assert model.decoder._uses_bounded_loop() == bounded
+        assert not model.decoder.bounded_loop  # the config is unchanged
         history = model.fit((source, decoder_input), target, epochs=3,
                             batch_size=4, verbose=0)
         losses[jit] = history.history["loss"]
@@ -441,6 +442,22 @@ def test_pure_half_policy_builds_trains_decodes_and_reloads(policy, tmp_path):
                                reloaded((source, decoder_input)))
 
 
+def test_manual_backprop_turned_off_after_jit_compile_still_trains():
+    # The loop is chosen when the step is traced: turned off after
+    # compile(jit_compile=True), the decoder needs the bounded loop under
+    # TensorFlow's XLA (scan failed: "XLA compilation requires a fixed
+    # tensor list size").
+    if keras.config.backend() == "torch":
+        pytest.skip("jit_compile=True is not used with the torch backend")
+    source, decoder_input, target = batch()
+    model = tiny()
+    model.compile(optimizer=keras.optimizers.Adam(0.01), jit_compile=True)
+    model.decoder.manual_backprop = False
+    history = model.fit((source, decoder_input), target, epochs=2,
+                        batch_size=4, verbose=0)
+    assert np.all(np.isfinite(history.history["loss"]))
+
+
 def test_float32_initializer_keeps_other_policies_values():
     # The wrapper is used for half-precision variables only; elsewhere the
     # layers keep Keras' own initializer object and its values.
@@ -473,3 +490,28 @@ def test_mixed_precision_training(policy):
     assert all(np.all(np.isfinite(w)) for w in after)
     assert all(w.dtype == np.float32 for w in after)
     assert any(not np.array_equal(a, b) for a, b in zip(before, after))
+
+
+def test_one_token_source_runs_without_warnings():
+    # A one-word sentence: Keras' softmax warns "Did you mean to use a
+    # sigmoid" over an axis of size 1; the attention's weight there is 1.
+    source = np.array([[5], [0]], "int32")
+    decoder_input = np.array([[1, 4], [1, 4]], "int32")
+    model = tiny()
+    model.compile()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model((source, decoder_input))
+        _, alignments = model.decoder(
+            decoder_input,
+            model.encoder(source),
+            memory_mask=source != 0,
+            return_attention_scores=True,
+        )
+        for strategy in ("greedy", "beam"):
+            model.generate(source, max_length=3, strategy=strategy)
+        model.fit((source, decoder_input), decoder_input, epochs=1,
+                  verbose=0)
+    weights = checks.to_numpy(alignments)
+    np.testing.assert_array_equal(weights[0], np.ones((2, 1)))
+    np.testing.assert_array_equal(weights[1], np.zeros((2, 1)))

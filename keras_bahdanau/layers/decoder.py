@@ -76,11 +76,13 @@ class AttentiveDecoder(keras.layers.Layer):
         kernel_initializer: initializer of input and output kernels.
         recurrent_initializer: initializer of the recurrent kernel.
         bounded_loop: run teacher forcing as a `while_loop` with a static
-            bound instead of `scan`. XLA training on TensorFlow needs it
-            where the hand-written loop gradient does not apply (see
-            `manual_backprop` below; `AttentionSeq2Seq.compile(
-            jit_compile=True)` sets it then); slower otherwise. Needs a
-            static target length.
+            bound instead of `scan`, on TensorFlow (other backends keep
+            `scan`, which JAX's XLA differentiates). XLA training on
+            TensorFlow needs it where the hand-written loop gradient does
+            not apply (see `manual_backprop` below); a decoder inside an
+            `AttentionSeq2Seq` compiled with `jit_compile=True` uses it then
+            without this flag. Slower otherwise. Needs a static target
+            length.
         **kwargs: base `keras.layers.Layer` arguments.
 
     Attributes:
@@ -180,6 +182,9 @@ class AttentiveDecoder(keras.layers.Layer):
         self.bounded_loop = bounded_loop
         # See "Attributes" and `_manual_backprop_applies`.
         self.manual_backprop = True
+        # Set by `AttentionSeq2Seq.compile`: its steps run under XLA on
+        # TensorFlow (not part of the config; compiling sets it again).
+        self.xla_training = False
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.recurrent_initializer = keras.initializers.get(
             recurrent_initializer
@@ -551,7 +556,7 @@ class AttentiveDecoder(keras.layers.Layer):
             states, contexts, weights = self._manual_backprop_loop(
                 inputs, state, cache
             )
-        elif self.bounded_loop:
+        elif self._uses_bounded_loop():
             states, contexts, weights = self._bounded_loop(
                 inputs, state, cache, context0, weights0
             )
@@ -587,9 +592,27 @@ class AttentiveDecoder(keras.layers.Layer):
         """
         return bool(
             training
-            and not self.bounded_loop
+            and not (self.bounded_loop and self._bounded_loop_available())
             and self._manual_backprop_supported()
         )
+
+    @staticmethod
+    def _bounded_loop_available():
+        # JAX differentiates `scan` under XLA; only TensorFlow's XLA needs
+        # the bounded loop, which JAX cannot differentiate.
+        return keras.config.backend() == "tensorflow"
+
+    def _uses_bounded_loop(self):
+        """The time loop is the bounded `while_loop` (read at trace time).
+
+        When asked for (`bounded_loop`), or under the XLA of a compiled
+        model where the hand-written gradient does not apply (also when
+        `manual_backprop` is turned off after `compile`).
+        """
+        wanted = self.bounded_loop or (
+            self.xla_training and not self._manual_backprop_supported()
+        )
+        return bool(wanted and self._bounded_loop_available())
 
     def _manual_backprop_supported(self):
         """Whether the hand-written loop gradient covers this decoder.

@@ -26,6 +26,7 @@ from keras import ops
 
 from keras_bahdanau.compilation import fuse
 from keras_bahdanau.layers.probability import LARGE_NEGATIVE
+from keras_bahdanau.layers.probability import softmax
 
 
 def _softmax_attention_step(query, keys, values, mask, score_vector):
@@ -46,7 +47,7 @@ def _softmax_attention_step(query, keys, values, mask, score_vector):
     hidden = ops.tanh(ops.expand_dims(query, 1) + keys)
     scores = ops.matmul(hidden, score_vector)[..., 0]
     scores = ops.where(mask, scores, LARGE_NEGATIVE)
-    weights = ops.where(mask, ops.softmax(scores, axis=-1), 0.0)
+    weights = ops.where(mask, softmax(scores), 0.0)
     context = ops.matmul(ops.expand_dims(weights, 1), values)[:, 0]
     return context, weights
 

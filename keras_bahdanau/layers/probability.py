@@ -66,11 +66,19 @@ def sparsemax(scores, axis: int = -1):
     return ops.cast(ops.maximum(z - tau, 0.0), dtype)
 
 
-def _softmax(scores):
+def softmax(scores):
+    """Softmax over the last axis (source positions).
+
+    A one-position source gives weight 1 without `ops.softmax`, which warns
+    "Did you mean to use a sigmoid" for an axis of size 1 (a one-word
+    sentence is valid input).
+    """
+    if scores.shape[-1] == 1:
+        return ops.ones_like(scores)
     return ops.softmax(scores, axis=-1)
 
 
-_PROBABILITY_FNS = {"softmax": _softmax, "sparsemax": sparsemax}
+_PROBABILITY_FNS = {"softmax": softmax, "sparsemax": sparsemax}
 
 
 def get_probability_fn(probability_fn: "str | Callable") -> Callable:

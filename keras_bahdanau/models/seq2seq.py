@@ -435,14 +435,10 @@ class AttentionSeq2Seq(keras.Model):
                 "policy for inference.",
                 stacklevel=2,
             )
-        # XLA on TensorFlow differentiates bounded loops only. The decoder's
-        # hand-written loop gradient needs no loop differentiation, so the
-        # (faster) scan stays wherever that gradient is supported.
-        self.decoder.bounded_loop = (
-            self.jit_compile is True
-            and keras.config.backend() == "tensorflow"
-            and not self.decoder._manual_backprop_supported()
-        )
+        # XLA on TensorFlow differentiates bounded loops only. The decoder
+        # picks its loop when traced: the (faster) scan wherever its
+        # hand-written loop gradient applies, the bounded loop elsewhere.
+        self.decoder.xla_training = self.jit_compile is True
 
     def compile_from_config(self, config):
         """Recompiles a loaded model (optimizer state is restored after)."""
