@@ -517,7 +517,8 @@ class Translator:
         Returns:
             `{"source_tokens": list[str], "target_tokens": list[str],
             "weights": float32 array (T, S)}`: sub-word strings (`"##"`
-            marks a continuation) ending with `"[END]"` on both sides, and
+            marks a continuation), the source ending with `"[END]"` and
+            the target with `"[END]"` unless `max_length` cut it first, and
             `weights[t, s]`, the attention of target token `t` on source
             token `s` (each row sums to 1).
 

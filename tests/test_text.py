@@ -195,6 +195,12 @@ def test_canonicalize_is_detokenize_of_tokenize_keeping_unknowns(tokenizer):
     assert _decode(tokenizer.canonicalize(["café 😀"])) == ["café 😀"]
 
 
+def test_learning_from_no_word_raises():
+    # It used to return the 4 reserved tokens alone: every text [UNK].
+    with pytest.raises(ValueError, match="`texts` must hold at least one"):
+        TextTokenizer.learn(["", "   ", "\u3000"])
+
+
 def test_nfkc_normalization(tokenizer):
     assert _decode(tokenizer.normalize(["ＡＢＣ ﬁ"])) == ["abc fi"]
     assert (

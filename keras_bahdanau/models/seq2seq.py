@@ -262,7 +262,8 @@ class AttentionSeq2Seq(keras.Model):
             top_p: nucleus sampling mass in (0, 1].
             seed: int seed in `[0, 2**32)` (or a
                 `keras.random.SeedGenerator`); the same seed gives the same
-                samples.
+                samples on the same backend (TensorFlow and JAX draw
+                different numbers from one seed).
             return_alignments: also return the attention weights.
             no_repeat_ngram_size: None (off) or n >= 1, for every
                 strategy: never emit a token that would repeat an n-gram

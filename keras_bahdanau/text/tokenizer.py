@@ -151,7 +151,8 @@ class TextTokenizer(tf.Module):
         Raises:
             TypeError: if `texts` is not a list of strings or a dataset of
                 strings.
-            ValueError: if `vocab_size` is too small or a setting is invalid.
+            ValueError: if `vocab_size` is too small, a setting is invalid
+                or `texts` hold no word.
         """
         if not isinstance(vocab_size, int) or vocab_size < 5:
             raise ValueError(
@@ -173,6 +174,12 @@ class TextTokenizer(tf.Module):
             lower_thresh=lower_thresh,
             max_unique_chars=max_unique_chars,
         )
+        if len(vocabulary) == len(cls.RESERVED_TOKENS):
+            raise ValueError(
+                "`texts` must hold at least one word to learn from. "
+                "Received: only empty or whitespace-only texts. Pass the "
+                "sentences of the training pairs."
+            )
         return cls(
             vocabulary,
             lowercase=lowercase,
