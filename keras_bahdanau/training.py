@@ -30,6 +30,7 @@ and its `History` is read back from `training_log.csv`.
 
 import csv
 import json
+import numbers
 import os
 
 import keras
@@ -78,6 +79,33 @@ def is_finished(state: dict, epochs: int) -> bool:
     ) == epochs:
         return True
     return int(state.get("completed_epochs", 0)) >= epochs
+
+
+def needs_ending(state: dict, epochs: int) -> bool:
+    """Whether `state` is a run whose training is over but not ended.
+
+    Stopped after the backup of its last epoch, or of the epoch where
+    early stopping ended it, and before `model.fit` returned (best weights
+    restored, finished backup written), for the `epochs` it was started
+    with.
+
+    Args:
+        state: a dict from `read_state`.
+        epochs: the requested total number of epochs.
+
+    Returns:
+        `True` when `fit(..., epochs=epochs)` must end the run.
+    """
+    return bool(
+        state
+        and not state.get("finished")
+        and state.get("epochs") == epochs
+        and state.get("batch", 0) == 0
+        and (
+            state.get("stopped")
+            or int(state.get("completed_epochs", 0)) >= epochs
+        )
+    )
 
 
 def logged_history(
@@ -375,7 +403,9 @@ def check_fit_settings(
         ("backup_every", backup_every, 50),
     ):
         if value is not None and (
-            isinstance(value, bool) or not isinstance(value, int) or value < 0
+            isinstance(value, (bool, np.bool_))
+            or not isinstance(value, numbers.Integral)
+            or value < 0
         ):
             raise ValueError(
                 f"`{name}` must be None or an int >= 0. Received: "
@@ -467,7 +497,7 @@ def fit(
         state = read_state(directory)
         if is_finished(state, epochs):
             done = restore(model, directory)
-            if not state.get("finished"):
+            if needs_ending(state, epochs):
                 # Stopped after the last epoch's backup, before the end of
                 # training: end it now, as model.fit would have.
                 _trim_log(directory, done)

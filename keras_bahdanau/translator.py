@@ -372,11 +372,11 @@ class Translator:
                 )
             translator_files.check_same_vocabularies(self, directory)
             state = training.read_state(directory)
-            # Finished and saved: nothing to write (a run stopped after its
-            # last backup is ended, and saved, below).
-            finished = bool(state.get("finished")) and training.is_finished(
+            # Nothing to train and nothing to end: nothing to write (a run
+            # stopped after its last backup is ended, and saved, below).
+            finished = training.is_finished(
                 state, epochs
-            )
+            ) and not training.needs_ending(state, epochs)
             if not state:
                 # No run yet: Translator.load(directory) works from now on.
                 self.save(directory)
@@ -592,9 +592,9 @@ class Translator:
         `target_tokenizer.canonicalize` (Unicode-normalised, lower-cased
         when the tokenizer lower-cases, spaced by its detokenization rule),
         so a perfect translation scores 100 whatever the references' case
-        and spacing. Scores are therefore case-insensitive, like
-        sacrebleu's `--lowercase`; characters outside the vocabulary still
-        count as errors.
+        and spacing. With lower-casing tokenizers (the default) scores are
+        therefore case-insensitive, like sacrebleu's `--lowercase`;
+        characters outside the vocabulary still count as errors.
 
         Args:
             pairs_or_path: list of `(source, reference)` pairs or TSV path.

@@ -515,3 +515,24 @@ def test_one_token_source_runs_without_warnings():
     weights = checks.to_numpy(alignments)
     np.testing.assert_array_equal(weights[0], np.ones((2, 1)))
     np.testing.assert_array_equal(weights[1], np.zeros((2, 1)))
+
+
+@pytest.mark.parametrize("policy", ["float32", "mixed_float16"])
+def test_reload_restores_every_optimizer_variable(policy, tmp_path):
+    # compile() builds the optimizer of a built model; building it again
+    # while loading added a second loss-scale state under mixed_float16,
+    # and the saved one (scale, step counter) was skipped with a warning.
+    keras.config.set_dtype_policy(policy)
+    try:
+        source, decoder_input, target = batch()
+        model = tiny()
+        model.compile()
+        model.fit((source, decoder_input), target, epochs=1, verbose=0)
+        reloaded = checks.save_and_reload(model, tmp_path)
+    finally:
+        keras.config.set_dtype_policy("float32")
+    saved = [checks.to_numpy(v) for v in model.optimizer.variables]
+    loaded = [checks.to_numpy(v) for v in reloaded.optimizer.variables]
+    assert len(loaded) == len(saved)
+    for got, want in zip(loaded, saved):
+        np.testing.assert_array_equal(got, want)

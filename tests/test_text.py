@@ -175,6 +175,8 @@ def test_marks_modifiers_and_emoji_sequences_stay_whole(text):
         ("你好，世界！你是谁？", "你好,世界!你是谁?"),
         ("本当？はい", "本当?はい"),
         ("你好（世界）", "你好(世界)"),
+        # Latin after the bracket: spaced as in English.
+        ("我去了东京 (Tokyo)。", "我去了东京 (tokyo)。"),
         ("كيف حالك؟ أنا بخير، شكرا؛ نعم", "كيف حالك؟ أنا بخير، شكرا؛ نعم"),
         ("یہ اچھا ہے۔", "یہ اچھا ہے۔"),
     ],

@@ -240,6 +240,42 @@ def test_kill_before_the_end_of_training_ends_it_on_resume(
         np.testing.assert_allclose(got, want, rtol=0, atol=1e-6)
 
 
+def test_fewer_epochs_than_an_unfinished_run_leave_it_unfinished(tmp_path):
+    # fit(epochs=2) on a 4-epoch run stopped after epoch 2 loads it and
+    # trains nothing; it must not mark the run finished, so fit(epochs=4)
+    # still trains epochs 3 and 4.
+    from keras_bahdanau import training
+
+    train, val, model = _worsening_run()
+    directory = str(tmp_path / "run")
+    settings = dict(validation_data=val, early_stopping_patience=None,
+                    verbose=0, directory=directory)
+    with pytest.raises(KeyboardInterrupt):
+        training.fit(model(), train, epochs=4,
+                     callbacks=[_KillAfterBackup(lambda c, e: e == 1)],
+                     **settings)
+    history = training.fit(model(), train, epochs=2, **settings)
+    assert history.epoch == [0, 1]
+    state = training.read_state(directory)
+    assert not state["finished"] and state["completed_epochs"] == 2
+    training.fit(model(), train, epochs=4, **settings)
+    state = training.read_state(directory)
+    assert state["finished"] and state["completed_epochs"] == 4
+    assert training.logged_history(directory).epoch == [0, 1, 2, 3]
+
+
+def test_fit_takes_numpy_int_settings(tmp_path):
+    from keras_bahdanau import training
+
+    source, decoder_input, target = reversal(16, 2, 3, seed=0)
+    history = training.fit(
+        _tiny_model(), ((source, decoder_input), target), epochs=1,
+        directory=str(tmp_path / "run"), verbose=0,
+        backup_every=np.int64(1), early_stopping_patience=np.int32(2),
+    )
+    assert history.epoch == [0]
+
+
 @pytest.mark.parametrize(
     "name, value",
     [

@@ -444,9 +444,7 @@ class AttentionSeq2Seq(keras.Model):
     def compile_from_config(self, config):
         """Recompiles a loaded model (optimizer state is restored after)."""
         config = keras.saving.deserialize_keras_object(config)
-        self.compile(**config)
-        if self.built:
-            self.optimizer.build(self.trainable_variables)
+        self.compile(**config)  # builds the optimizer of a built model
 
     def get_config(self):
         return {

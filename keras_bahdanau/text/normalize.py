@@ -165,5 +165,5 @@ def join_words(strings: tf.Tensor, split_hangul: bool = False) -> tf.Tensor:
             strings, f"({cjk})([{_CLOSING}]) ({cjk})", r"\1\2\3"
         )
     return tf.strings.regex_replace(
-        strings, f"({cjk}) ([{_OPENING}])", r"\1\2"
+        strings, f"({cjk}) ([{_OPENING}])({cjk})", r"\1\2\3"
     )
