@@ -74,7 +74,8 @@ def softmax(scores):
     sentence is valid input).
     """
     if scores.shape[-1] == 1:
-        return ops.ones_like(scores)
+        # 0 * scores keeps the (zero) gradient path to the score weights.
+        return scores * 0.0 + 1.0
     return ops.softmax(scores, axis=-1)
 
 
