@@ -126,45 +126,6 @@ def _shuffled(seed=0):
     )
 
 
-def test_resume_keeps_early_stopping_state(tmp_path):
-    # Validation targets that training makes ever less likely: the best
-    # epoch is 0. Stopped after epoch 0 and resumed, the run must still
-    # restore epoch 0's weights at the end, as an uninterrupted run does;
-    # a fresh EarlyStopping restored epoch 1's.
-    import tensorflow as tf
-
-    from keras_bahdanau import training
-
-    source, decoder_input, target = reversal(128, 2, 4, seed=0)
-    train = tf.data.Dataset.from_tensor_slices(
-        ((source, decoder_input), target)
-    ).batch(16)
-    vs, vd, vt = reversal(32, 2, 4, seed=1)
-    vt = np.where(vt != 0, VOCAB + 1, 0).astype(vt.dtype)
-    val = tf.data.Dataset.from_tensor_slices(((vs, vd), vt)).batch(16)
-    settings = dict(validation_data=val, early_stopping_patience=3,
-                    verbose=0)
-
-    def model():
-        keras.utils.set_random_seed(0)
-        return _tiny_model(VOCAB + 3)
-
-    full = model()
-    history = training.fit(full, train, epochs=3,
-                           directory=str(tmp_path / "full"), **settings)
-    assert int(np.argmin(history.history["val_loss"])) == 0
-    directory = str(tmp_path / "resumed")
-    training.fit(model(), train, epochs=1, directory=directory, **settings)
-    resumed = model()
-    training.fit(resumed, train, epochs=3, directory=directory, **settings)
-    for got, want in zip(resumed.get_weights(), full.get_weights()):
-        np.testing.assert_allclose(got, want, rtol=0, atol=1e-6)
-    backup = os.path.join(directory, "backup")
-    assert [n for n in os.listdir(backup) if n.startswith("early_")] == [
-        "early_stopping_best_0.npz"
-    ]
-
-
 def _worsening_run():
     """Training data and validation data whose best epoch is 0."""
     import tensorflow as tf
@@ -182,6 +143,32 @@ def _worsening_run():
         return _tiny_model(VOCAB + 3)
 
     return train, val, model
+
+
+def test_resume_keeps_early_stopping_state(tmp_path):
+    # Validation targets that training makes ever less likely: the best
+    # epoch is 0. Stopped after epoch 0 and resumed, the run must still
+    # restore epoch 0's weights at the end, as an uninterrupted run does;
+    # a fresh EarlyStopping restored epoch 1's.
+    from keras_bahdanau import training
+
+    train, val, model = _worsening_run()
+    settings = dict(validation_data=val, early_stopping_patience=3,
+                    verbose=0)
+    full = model()
+    history = training.fit(full, train, epochs=3,
+                           directory=str(tmp_path / "full"), **settings)
+    assert int(np.argmin(history.history["val_loss"])) == 0
+    directory = str(tmp_path / "resumed")
+    training.fit(model(), train, epochs=1, directory=directory, **settings)
+    resumed = model()
+    training.fit(resumed, train, epochs=3, directory=directory, **settings)
+    for got, want in zip(resumed.get_weights(), full.get_weights()):
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-6)
+    backup = os.path.join(directory, "backup")
+    assert [n for n in os.listdir(backup) if n.startswith("early_")] == [
+        "early_stopping_best_0.npz"
+    ]
 
 
 class _KillAfterBackup(keras.callbacks.Callback):
