@@ -213,9 +213,7 @@ def _train(
         translator.train_pairs, translator.validation_pairs = train, validation
         done = state.get("completed_epochs", 0)
         # A run stopped before its end of training is ended by fit below.
-        if training.is_finished(state, epochs) and not training.needs_ending(
-            state, epochs
-        ):
+        if training.is_finished(state, epochs):
             _log(
                 f"{out} already holds a finished run ({done} epoch(s) "
                 f"done, {epochs} asked): nothing to train."

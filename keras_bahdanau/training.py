@@ -70,9 +70,10 @@ def is_finished(state: dict, epochs: int) -> bool:
 
     Returns:
         `True` when the run finished, or early stopping stopped it, with
-        `epochs` requested, or it has completed at least `epochs` epochs.
+        `epochs` requested, or it has completed at least `epochs` epochs,
+        and it is not a run that `fit` must still end (`needs_ending`).
     """
-    if not state:
+    if not state or needs_ending(state, epochs):
         return False
     if (state.get("finished") or state.get("stopped")) and state.get(
         "epochs"
@@ -495,14 +496,15 @@ def fit(
     if directory is not None:
         os.makedirs(directory, exist_ok=True)
         state = read_state(directory)
-        if is_finished(state, epochs):
+        ending = needs_ending(state, epochs)
+        if ending or is_finished(state, epochs):
             done = restore(model, directory)
-            if needs_ending(state, epochs):
+            if ending:
                 # Stopped after the last epoch's backup, before the end of
                 # training: end it now, as model.fit would have.
                 _trim_log(directory, done)
                 checkpoint = ResumableCheckpoint(
-                    directory, state["epochs"], early_stopping=early_stopping
+                    directory, epochs, early_stopping=early_stopping
                 )
                 checkpoint.set_model(model)
                 if early_stopping is not None:

@@ -374,9 +374,7 @@ class Translator:
             state = training.read_state(directory)
             # Nothing to train and nothing to end: nothing to write (a run
             # stopped after its last backup is ended, and saved, below).
-            finished = training.is_finished(
-                state, epochs
-            ) and not training.needs_ending(state, epochs)
+            finished = training.is_finished(state, epochs)
             if not state:
                 # No run yet: Translator.load(directory) works from now on.
                 self.save(directory)

@@ -370,7 +370,7 @@ class AttentionSeq2Seq(keras.Model):
         args = dict(bound.arguments)
         del args["source_ids"]
         seed = args.pop("seed")
-        search, max_length = self._search(
+        self._search(
             1,
             args.pop("max_length"),
             args.pop("strategy"),
