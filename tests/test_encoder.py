@@ -103,6 +103,36 @@ def test_appending_padding_changes_nothing(cell):
     assert np.all(memory2[:, 6:] == 0)
 
 
+def _cudnn_accepts(mask):
+    """Keras' cuDNN mask check: right-padded, no fully masked row."""
+    lengths = mask.sum(axis=1)
+    right_padded = mask == (np.arange(mask.shape[1])[None] < lengths[:, None])
+    return bool(right_padded.all() and (lengths > 0).all())
+
+
+@pytest.mark.parametrize("cell", ["gru", "lstm"])
+def test_keras_rnn_never_sees_a_fully_masked_row(monkeypatch, cell):
+    # On a GPU the Keras RNN takes cuDNN, whose mask assert fails a
+    # compiled call on a row of padding only; the output must not change.
+    encoder = built_encoder(cell=cell)
+    seen = []
+    original = keras.layers.Bidirectional.call
+
+    def spy(self, sequences, initial_state=None, mask=None, training=None):
+        seen.append(checks.to_numpy(mask))
+        return original(self, sequences, initial_state=initial_state,
+                        mask=mask, training=training)
+
+    monkeypatch.setattr(keras.layers.Bidirectional, "call", spy)
+    ids = IDS.copy()
+    ids[2] = 0  # a row of padding only
+    memory = checks.to_numpy(encoder(ids))
+    assert seen and all(_cudnn_accepts(m) for m in seen)
+    assert np.all(memory[2] == 0)
+    monkeypatch.setattr(keras.layers.Bidirectional, "call", original)
+    np.testing.assert_array_equal(memory[:2], checks.to_numpy(encoder(ids[:2])))
+
+
 def test_backward_half_of_first_position_is_backward_final_state():
     encoder = built_encoder()
     memory = checks.to_numpy(encoder(IDS))

@@ -16,6 +16,28 @@ from keras_bahdanau.layers.validation import check_token_ids
 CELLS = ("gru", "lstm")
 
 
+def rnn_mask(mask):
+    """The mask given to the Keras RNN: `mask`, with position 0 marked real
+    in rows that have no real position.
+
+    On a GPU, Keras' `GRU` and `LSTM` take the cuDNN kernel, which
+    `tf.Assert`s that no row is fully masked; inside a compiled graph that
+    assert fails the whole call. Reading the padding at position 0 of such
+    a row changes nothing that leaves the encoder: its memory is zeroed at
+    every padded position afterwards, and the bridge reads that zeroed
+    memory. Right-padded rows with a real token are left as they are.
+
+    Args:
+        mask: boolean `(batch, source_len)`, True at real positions.
+
+    Returns:
+        A boolean mask of the same shape without fully masked rows.
+    """
+    empty = ops.logical_not(ops.any(mask, axis=1, keepdims=True))
+    first = ops.equal(ops.arange(ops.shape(mask)[1]), 0)
+    return ops.logical_or(mask, ops.logical_and(empty, first[None, :]))
+
+
 @keras.saving.register_keras_serializable(package="keras_bahdanau")
 class BidirectionalEncoder(keras.layers.Layer):
     """The bidirectional RNN encoder of Bahdanau et al. (2015), section 3.2.
@@ -58,7 +80,8 @@ class BidirectionalEncoder(keras.layers.Layer):
 
     Returns:
         The memory `(batch, source_len, 2 * units)`, zero at padded
-        positions, with Keras mask `token_ids != pad_id`.
+        positions, with Keras mask `token_ids != pad_id`. A row of padding
+        only gives zero memory (on a GPU too: see `rnn_mask`).
 
     Example:
 
@@ -140,7 +163,9 @@ class BidirectionalEncoder(keras.layers.Layer):
                 self.rnn.backward_layer.cell,
             )
         else:
-            memory = self.rnn(embedded, mask=mask, training=training)
+            memory = self.rnn(
+                embedded, mask=rnn_mask(mask), training=training
+            )
         return ops.where(mask[:, :, None], memory, 0.0)
 
     def _fused_rnn_applies(self, training) -> bool:
