@@ -60,17 +60,27 @@ def save(translator, path) -> str:
         TARGET_TOKENIZER_FILENAME: translator.target_tokenizer.get_config(),
     }
     if path.endswith(".keras"):
-        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        translator.model.save(path)
+        folder, name = os.path.split(os.path.abspath(path))
+        os.makedirs(folder, exist_ok=True)
         bundle = {
             "config": translator.get_config(),
             "source_tokenizer": tokenizers[SOURCE_TOKENIZER_FILENAME],
             "target_tokenizer": tokenizers[TARGET_TOKENIZER_FILENAME],
         }
-        with zipfile.ZipFile(path, "a") as archive:
-            archive.writestr(
-                ARCHIVE_ENTRY, json.dumps(bundle, ensure_ascii=False)
-            )
+        # Complete under a temporary name, then renamed: a file that is
+        # already there stays whole until the new one is (Keras needs the
+        # `.keras` ending, hence the prefix).
+        tmp = os.path.join(folder, ".tmp." + name)
+        try:
+            translator.model.save(tmp)
+            with zipfile.ZipFile(tmp, "a") as archive:
+                archive.writestr(
+                    ARCHIVE_ENTRY, json.dumps(bundle, ensure_ascii=False)
+                )
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.remove(tmp)
         return path
     check_not_a_file(
         "path", path, "a directory (new or existing) or end in `.keras`"

@@ -6,6 +6,7 @@ import subprocess
 import sys
 import textwrap
 import warnings
+import zipfile
 
 import keras
 import numpy as np
@@ -303,6 +304,29 @@ def test_save_load_directory_and_keras_file(trained, tmp_path):
     assert loaded.max_source_length == LIMITS["max_source_length"]
     with pytest.raises(FileNotFoundError, match="No saved translator"):
         kb.Translator.load(str(tmp_path / "missing"))
+
+
+def test_failed_keras_file_save_keeps_the_old_file(trained, tmp_path,
+                                                   monkeypatch):
+    # The model used to be written over the old file first and the
+    # translator entry appended after: a failure in between left a file
+    # that no longer loaded.
+    translator, _ = trained
+    path = str(tmp_path / "t.keras")
+    translator.save(path)
+    before = open(path, "rb").read()
+
+    def fail(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(zipfile.ZipFile, "writestr", fail)
+    with pytest.raises(OSError, match="disk full"):
+        translator.save(path)
+    monkeypatch.undo()
+    assert open(path, "rb").read() == before
+    assert os.listdir(tmp_path) == ["t.keras"]
+    assert kb.Translator.load(path).translate(["1 2"]) == (
+        translator.translate(["1 2"]))
 
 
 def test_untrained_translator_saves_and_loads_without_warnings(tmp_path):
