@@ -236,6 +236,15 @@ def test_resolve_space_merges_and_fixes():
 
 
 # ------------------------------------------------------------ run_search
+def test_bleu_is_recorded_as_maximised(searched):
+    out, _ = searched
+    for path in glob.glob(os.path.join(out, "search", "trial_*")):
+        with open(os.path.join(path, "trial.json")) as f:
+            metrics = json.load(f)["metrics"]["metrics"]
+        assert metrics["val_bleu"]["direction"] == "max"
+        assert metrics["val_chrf"]["direction"] == "max"
+
+
 def test_search_saves_the_best_translator(searched):
     out, summary = searched
     assert (summary["trials"], summary["completed"]) == (2, 2)

@@ -50,10 +50,22 @@ RESUME_KEYS = (
 class _TunerFixes:
     """Keras Tuner 1.4 tweaks for the translator hypermodel.
 
+    With the `val_chrf` objective, `val_bleu` is registered as maximised
+    in every trial (Keras Tuner would record it as minimised, in
+    `trial.json` and for `trial.metrics.get_best_value`).
+
     Keras Tuner imports `tensorboard` in every trial on TensorFlow to patch
     `TensorBoard` callbacks, but TensorFlow 2.21 no longer installs it: it
     is imported only when such a callback is given.
     """
+
+    def on_trial_begin(self, trial):
+        # Keras Tuner records metrics it cannot place as minimised; the
+        # hypermodel reports BLEU (maximised) beside a chrF objective.
+        if self.oracle.objective.name == "val_chrf":
+            if not trial.metrics.exists("val_bleu"):
+                trial.metrics.register("val_bleu", direction="max")
+        super().on_trial_begin(trial)
 
     def _configure_tensorboard_dir(self, callbacks, trial, execution=0):
         if any(type(c).__name__ == "TensorBoard" for c in callbacks):
