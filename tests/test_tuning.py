@@ -191,8 +191,12 @@ def test_hypermodel_bad_settings(hypermodel, pairs):
         TranslatorHyperModel("vocab.txt", tokenizers[1], pairs, pairs)
     with pytest.raises(TypeError, match="takes no positional data"):
         hypermodel.fit(keras_tuner.HyperParameters(), None, pairs)
-    for seed in (-1, 2**32, 1.5, "0"):
-        with pytest.raises(ValueError, match="`seed` must be None or an int"):
+    # The same errors as `generate` and `run_search` give.
+    for seed in (-1, 2**32):
+        with pytest.raises(ValueError, match=r"`seed` must be in \[0, 2"):
+            TranslatorHyperModel(*tokenizers, pairs, pairs, seed=seed)
+    for seed in (1.5, "0", True, keras.random.SeedGenerator(1)):
+        with pytest.raises(TypeError, match="`seed` must be None or an int"):
             TranslatorHyperModel(*tokenizers, pairs, pairs, seed=seed)
 
 

@@ -1,13 +1,13 @@
 """TranslatorHyperModel: `build(hp)` calls the model factory, `fit` trains."""
 
 import math
-import numbers
 
 import keras
 import keras_tuner
 import numpy as np
 
 from keras_bahdanau.data.datasets import make_dataset
+from keras_bahdanau.layers.validation import check_seed
 from keras_bahdanau.layers.validation import check_type
 from keras_bahdanau.models import build_model
 from keras_bahdanau.optimizers import Adam
@@ -80,9 +80,10 @@ class TranslatorHyperModel(keras_tuner.HyperModel):
         name: optional name of the hypermodel.
 
     Raises:
-        TypeError: a tokenizer or `space` of the wrong type.
+        TypeError: a tokenizer, `space` or `seed` of the wrong type.
         ValueError: no training or validation pairs (within the length
-            limits), unknown objective or preset, invalid space or setting.
+            limits), unknown objective or preset, invalid space or setting,
+            a seed outside `[0, 2**32)`.
 
     Example:
 
@@ -167,16 +168,13 @@ class TranslatorHyperModel(keras_tuner.HyperModel):
         self.max_source_length = max_source_length
         self.max_target_length = max_target_length
         self.chrf_samples = chrf_samples
-        if seed is not None and (
-            isinstance(seed, bool)
-            or not isinstance(seed, numbers.Integral)
-            or not 0 <= seed < 2**32
-        ):
-            raise ValueError(
-                "`seed` must be None or an int in [0, 2**32), e.g. seed=0. "
-                f"Received: seed={seed!r}."
+        if isinstance(seed, keras.random.SeedGenerator):
+            raise TypeError(
+                "`seed` must be None or an int: every trial is reseeded "
+                "from it with `keras.utils.set_random_seed`. Received a "
+                "SeedGenerator. Pass e.g. seed=0."
             )
-        self.seed = None if seed is None else int(seed)
+        self.seed = check_seed(seed)
         # Pairs all beyond the length limits fail here, not in a trial.
         self.datasets()
 
