@@ -443,7 +443,10 @@ def cmd_tune(args) -> int:
             )
     # RuntimeError: every trial failed.
     except (ImportError, RuntimeError, ValueError) as error:
-        raise UserError(_one_line(error)) from None
+        message = _one_line(error)
+        if "length limits" in message:
+            message += f" Pass a larger --max-length (now {args.max_length})."
+        raise UserError(message) from None
     print(json.dumps(summary, ensure_ascii=False))
     return 0
 

@@ -267,17 +267,18 @@ def test_error_bad_arguments(capsys):
     assert "usage" not in _error(capsys, ["frobnicate"])
 
 
-def test_error_no_pair_within_max_length(capsys, tmp_path):
+@pytest.mark.parametrize("command", ["train", "tune"])
+def test_error_no_pair_within_max_length(capsys, tmp_path, command):
     data = _write_pairs(tmp_path / "p.tsv",
                         [(f"{i} 2 3 4", f"4 3 2 {i}") for i in range(5)])
     code = cli.main([
-        "train", "--data", data, "--out", str(tmp_path / "o"), "--preset",
+        command, "--data", data, "--out", str(tmp_path / "o"), "--preset",
         "tiny", "--max-length", "2", "--epochs", "1",
     ])
     err = capsys.readouterr().err
     assert code == 2 and "Traceback" not in err
     line = err.strip().splitlines()[-1]  # after the data summary
-    assert line.startswith("keras-bahdanau train: error:")
+    assert line.startswith(f"keras-bahdanau {command}: error:")
     assert "within the length limits" in line
     assert "--max-length (now 2)" in line
 
