@@ -935,21 +935,25 @@ def test_jit_compile_gives_same_tokens():
         np.testing.assert_allclose(a["scores"], b["scores"], atol=1e-4)
 
 
-@pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
+@pytest.mark.parametrize("policy",
+                         ["mixed_float16", "mixed_bfloat16", "float64"])
 @pytest.mark.parametrize(
     "settings",
     [{"strategy": "greedy"}, {"strategy": "beam", "beam_size": 3},
      {"strategy": "sampling", "seed": 1}],
 )
-def test_generate_under_mixed_precision(policy, settings):
+def test_generate_under_other_policies(policy, settings):
     # decode_step runs outside Layer.__call__, where Keras does not autocast
-    # variables: every strategy must still work under mixed policies.
+    # variables: every strategy must still work under mixed policies. A
+    # float64 model's float64 logits met the searches' float32 scores.
     keras.config.set_dtype_policy(policy)
     model = kb.build_model(12, 12, preset="tiny")
     source = np.array([[4, 5, 6, 0], [0, 0, 0, 0]])
     out = model.generate(
         source, max_length=5, return_alignments=True, **settings
     )
+    for key in ("scores", "alignments"):
+        assert out[key].dtype == np.float32
     assert np.isfinite(out["scores"]).all()
     assert out["tokens"][1, 0] == model.end_id
     assert not np.isin(out["tokens"], [model.start_id]).any()

@@ -521,7 +521,8 @@ class AttentiveDecoder(keras.layers.Layer):
         logits = self._logits(
             new_state[0], context, embedded, training, kernels
         )
-        return logits, new_state, weights
+        # float32 for every policy (float64 too): the searches' scores are.
+        return ops.cast(logits, "float32"), new_state, weights
 
     # ----------------------------------------------------------------- call
     def call(
