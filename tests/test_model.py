@@ -299,6 +299,36 @@ def test_loss_with_other_pad_id_and_config():
     assert clone.pad_id == 4
 
 
+def test_sentence_weights_weight_rows():
+    # Keras broadcast a (batch,) weight against the time axis: an error, or
+    # with batch == target length, weights on the wrong tokens.
+    rng = np.random.RandomState(5)
+    target = rng.randint(1, 5, size=(4, 4))
+    target[1, 2:] = 0
+    logits = rng.normal(size=(4, 4, 5)).astype("float32")
+    rows = np.array([1.0, 0.5, 0.0, 2.0], "float32")
+    per_token = np.repeat(rows[:, None], 4, axis=1)
+    loss = kb.MaskedSparseCategoricalCrossentropy()
+    metric, token_metric = kb.MaskedTokenAccuracy(), kb.MaskedTokenAccuracy()
+    for weights in (rows, per_token):
+        assert float(checks.to_numpy(loss(target, logits, weights))) == (
+            pytest.approx(float(checks.to_numpy(
+                loss(target, logits, per_token))), abs=1e-6))
+    metric.update_state(target, logits, rows)
+    token_metric.update_state(target, logits, per_token)
+    assert float(checks.to_numpy(metric.result())) == pytest.approx(
+        float(checks.to_numpy(token_metric.result())), abs=1e-6)
+    for bad in (np.ones((4, 4, 1)), np.float32(1.0)):
+        with pytest.raises(ValueError, match="`sample_weight` must have"):
+            loss(target, logits, bad)
+    model = tiny()
+    model.compile()
+    source, decoder_input, target = batch()
+    history = model.fit((source, decoder_input), target, epochs=1, verbose=0,
+                        sample_weight=np.ones(len(target), "float32"))
+    assert np.isfinite(history.history["loss"]).all()
+
+
 def test_masked_accuracy():
     rng = np.random.RandomState(2)
     _, _, target = batch()

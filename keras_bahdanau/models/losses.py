@@ -71,13 +71,41 @@ def _token_cross_entropy(labels, logits):
     return ops.reshape(cross_entropy(rows), ops.shape(labels))
 
 
+def per_token_weights(sample_weight):
+    """`sample_weight` for `(batch, steps)` token values, or None.
+
+    A `(batch,)` weight (one per sentence) becomes `(batch, 1)`, so it
+    weights every token of its row; Keras would broadcast it against the
+    time axis instead (an error, or when `batch == steps`, the wrong
+    weights). `(batch, steps)` passes unchanged.
+
+    Raises:
+        ValueError: `sample_weight` of another rank.
+    """
+    if sample_weight is None:
+        return None
+    sample_weight = ops.convert_to_tensor(sample_weight)
+    rank = len(sample_weight.shape)
+    if rank == 1:
+        return ops.expand_dims(sample_weight, -1)
+    if rank != 2:
+        raise ValueError(
+            "`sample_weight` must have shape (batch,) (one weight per "
+            "sentence) or (batch, target_len) (one per token). Received "
+            f"shape {tuple(sample_weight.shape)}."
+        )
+    return sample_weight
+
+
 @keras.saving.register_keras_serializable(package="keras_bahdanau")
 class MaskedSparseCategoricalCrossentropy(keras.losses.Loss):
     """Token-level cross-entropy from logits that ignores `pad_id` targets.
 
     The result is the sum of the per-token losses over real target tokens
     divided by their number, so padding neither adds loss nor dilutes it.
-    A batch without any real target token gives 0.
+    A batch without any real target token gives 0. A `sample_weight`
+    (in `fit` or a direct call) multiplies each token's loss: `(batch,
+    target_len)` per token, or `(batch,)` per sentence.
 
     Args:
         pad_id: the target id to ignore.
@@ -104,6 +132,11 @@ class MaskedSparseCategoricalCrossentropy(keras.losses.Loss):
         super().__init__(name=name, reduction="sum", **kwargs)
         self.pad_id = pad_id
 
+    def __call__(self, y_true, y_pred, sample_weight=None):
+        return super().__call__(
+            y_true, y_pred, per_token_weights(sample_weight)
+        )
+
     def call(self, y_true, y_pred):
         y_true = ops.cast(y_true, "int32")
         mask = ops.cast(ops.not_equal(y_true, self.pad_id), "float32")
@@ -127,7 +160,8 @@ class MaskedTokenAccuracy(keras.metrics.Metric):
     Call arguments (`update_state`):
         y_true: int `(batch, steps)` target ids.
         y_pred: `(batch, steps, vocab)` logits or probabilities.
-        sample_weight: optional `(batch, steps)` weights.
+        sample_weight: optional `(batch, steps)` weights, or `(batch,)`
+            (one per sentence).
 
     Returns:
         `result()`: correct real tokens / real tokens (0 when none).
@@ -157,7 +191,7 @@ class MaskedTokenAccuracy(keras.metrics.Metric):
         y_true = ops.cast(y_true, "int32")
         mask = ops.cast(ops.not_equal(y_true, self.pad_id), "float32")
         if sample_weight is not None:
-            mask = mask * ops.cast(sample_weight, "float32")
+            mask = mask * ops.cast(per_token_weights(sample_weight), "float32")
         predicted = ops.cast(ops.argmax(y_pred, axis=-1), "int32")
         hits = ops.cast(ops.equal(predicted, y_true), "float32") * mask
         self.correct.assign_add(ops.sum(hits))
