@@ -1,6 +1,12 @@
 """AttentionSeq2Seq, build_model, presets, masked loss and accuracy."""
 
+import importlib.util
+import json
+import os
+import subprocess
+import sys
 import warnings
+import zipfile
 
 import keras
 import numpy as np
@@ -394,6 +400,52 @@ def test_save_and_reload_trained_tiny_model(tmp_path):
         float(np.ravel(loss_b)[0]), abs=1e-6)
     checks.assert_same_outputs(model((source, decoder_input)),
                                reloaded((source, decoder_input)), atol=1e-5)
+
+
+def _saved_jit_compile(path):
+    with zipfile.ZipFile(path) as archive:
+        config = json.loads(archive.read("config.json"))
+    return config["compile_config"]["jit_compile"]
+
+
+def test_saved_jit_compile_is_the_compile_argument(tmp_path):
+    # Keras saved the resolved "auto": the saving backend's choice then
+    # travelled to other backends (a TensorFlow file trained op by op
+    # under JAX).
+    fresh = tiny()
+    fresh.compile()
+    for kwargs, saved in (({}, "auto"), ({"jit_compile": False}, False)):
+        model = tiny()
+        model.compile(**kwargs)
+        path = str(tmp_path / f"m{len(kwargs)}.keras")
+        model.save(path)
+        assert _saved_jit_compile(path) == saved
+        reloaded = keras.models.load_model(path)
+        expected = fresh.jit_compile if saved == "auto" else saved
+        assert reloaded.jit_compile == expected
+        reloaded.save(path)  # and saved again as it was
+        assert _saved_jit_compile(path) == saved
+
+
+@pytest.mark.skipif(importlib.util.find_spec("jax") is None,
+                    reason="jax is not installed")
+def test_file_saved_under_tensorflow_jit_compiles_under_jax_tf_only(
+        tmp_path):
+    if keras.config.backend() != "tensorflow":
+        pytest.skip("saves under TensorFlow")
+    model = tiny()
+    model.compile()
+    path = str(tmp_path / "m.keras")
+    model.save(path)
+    code = (
+        "import sys, keras, keras_bahdanau\n"
+        "print(keras.models.load_model(sys.argv[1]).jit_compile)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code, path], capture_output=True, text=True,
+        env={**os.environ, "KERAS_BACKEND": "jax"}, timeout=300,
+    )
+    assert result.stdout.strip().splitlines()[-1] == "True", result.stderr
 
 
 def test_serialize_model():

@@ -415,6 +415,9 @@ class AttentionSeq2Seq(keras.Model):
             loss = MaskedSparseCategoricalCrossentropy(pad_id=self.pad_id)
         if metrics is None:
             metrics = [MaskedTokenAccuracy(pad_id=self.pad_id)]
+        # What `get_compile_config` saves (Keras would save the resolved
+        # value of "auto", the saving backend's choice).
+        self._jit_compile_argument = kwargs.get("jit_compile", "auto")
         super().compile(optimizer=optimizer, loss=loss, metrics=metrics,
                         **kwargs)
         if self.built and not self.optimizer.built:
@@ -440,6 +443,22 @@ class AttentionSeq2Seq(keras.Model):
         # picks its loop when traced: the (faster) scan wherever its
         # hand-written loop gradient applies, the bounded loop elsewhere.
         self.decoder.xla_training = self.jit_compile is True
+
+    def get_compile_config(self):
+        """Keras' compile config with `jit_compile` as passed to `compile`.
+
+        Keras saves the resolved value, so `"auto"` (the default) came back
+        as the saving backend's choice: a model saved under TensorFlow
+        trained op by op under JAX, and one saved under JAX trained with
+        XLA under TensorFlow. `"auto"` now resolves where the model loads;
+        an explicit `True` or `False` is kept.
+        """
+        config = super().get_compile_config()
+        if config is not None and "jit_compile" in config:
+            config["jit_compile"] = getattr(
+                self, "_jit_compile_argument", config["jit_compile"]
+            )
+        return config
 
     def compile_from_config(self, config):
         """Recompiles a loaded model (optimizer state is restored after)."""
