@@ -7,7 +7,8 @@ A training directory holds:
   temporary file is renamed, so a kill during the write keeps the previous
   backup);
 - `backup/state.json`: `{"epochs": N, "completed_epochs": k, "batch": b,
-  "finished": bool}`;
+  "finished": bool, "stopped": bool, "random_states": [...]}` (the
+  dropout layers' random state, which `save_weights` leaves out);
 - `training_log.csv`: one row per finished epoch (Keras `CSVLogger`,
   appended on resume, so the rows stay continuous; written before the
   backup of the same epoch, and rows of epochs the backup does not count
@@ -21,9 +22,11 @@ with the requested number of epochs. Weights and optimizer state go on
 exactly; so does the batch order when the data come from
 `make_dataset(..., epoch=v)` and `fit(..., epoch_variable=v)` (as in
 `Translator.fit`): a run resumed at an epoch end then ends with the weights
-of an uninterrupted one, early stopping included (its patience count and
-best weights are in the backup too; a plain reshuffling `tf.data`
-pipeline, though, starts its sequence of orders again in a new process).
+of an uninterrupted one, early stopping and dropout included (its patience
+count, best weights and the dropout layers' random state are in the backup
+too; a plain reshuffling `tf.data` pipeline, though, starts its sequence
+of orders again in a new process, and on PyTorch Keras' dropout draws from
+torch's global generator, which is not saved).
 A finished run is not trained again: its weights are loaded into the model
 and its `History` is read back from `training_log.csv`.
 """
@@ -241,6 +244,10 @@ class ResumableCheckpoint(keras.callbacks.Callback):
             "batch": batch,
             "finished": finished,
             "stopped": stopped,
+            "random_states": [
+                np.asarray(keras.ops.convert_to_numpy(v)).tolist()
+                for v in _random_states(self.model)
+            ],
         }
         if self.early_stopping is not None:
             state["early_stopping"] = self.early_stopping.save(
@@ -351,6 +358,17 @@ class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
                 os.remove(os.path.join(backup_dir, name))
 
 
+def _random_states(model: keras.Model) -> list:
+    """The state variables of the model's random layers (dropout), in
+    model order. `save_weights` leaves them out, so the backup state holds
+    them: a resumed run then draws the dropout masks an uninterrupted one
+    would."""
+    return [
+        v for v in model.variables
+        if v.path.endswith("seed_generator_state")
+    ]
+
+
 def restore(model: keras.Model, directory: str) -> int:
     """Loads the backup of `directory` into `model` when there is one.
 
@@ -385,6 +403,11 @@ def restore(model: keras.Model, directory: str) -> int:
             f"this model ({' '.join(str(error).split())[:200]}). Pass a new "
             "directory, or build the model with the run's settings."
         ) from None
+    saved = state.get("random_states")
+    variables = _random_states(model)
+    if saved is not None and len(saved) == len(variables):
+        for variable, value in zip(variables, saved):
+            variable.assign(np.asarray(value, variable.dtype))
     return int(state.get("completed_epochs", 0))
 
 
