@@ -10,6 +10,8 @@ calls these functions; it is the public way in.
 
 import json
 import os
+import shutil
+import tempfile
 import zipfile
 
 import keras
@@ -60,27 +62,12 @@ def save(translator, path) -> str:
         TARGET_TOKENIZER_FILENAME: translator.target_tokenizer.get_config(),
     }
     if path.endswith(".keras"):
-        folder, name = os.path.split(os.path.abspath(path))
-        os.makedirs(folder, exist_ok=True)
         bundle = {
             "config": translator.get_config(),
             "source_tokenizer": tokenizers[SOURCE_TOKENIZER_FILENAME],
             "target_tokenizer": tokenizers[TARGET_TOKENIZER_FILENAME],
         }
-        # Complete under a temporary name, then renamed: a file that is
-        # already there stays whole until the new one is (Keras needs the
-        # `.keras` ending, hence the prefix).
-        tmp = os.path.join(folder, ".tmp." + name)
-        try:
-            translator.model.save(tmp)
-            with zipfile.ZipFile(tmp, "a") as archive:
-                archive.writestr(
-                    ARCHIVE_ENTRY, json.dumps(bundle, ensure_ascii=False)
-                )
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.remove(tmp)
+        _write_archive(translator.model, bundle, path)
         return path
     check_not_a_file(
         "path", path, "a directory (new or existing) or end in `.keras`"
@@ -94,6 +81,35 @@ def save(translator, path) -> str:
         write_json(os.path.join(path, name), config)
     write_json(os.path.join(path, CONFIG_FILENAME), translator.get_config())
     return path
+
+
+def _write_archive(model, bundle: dict, path: str) -> None:
+    """Writes the `.keras` archive with the translator entry atomically.
+
+    The archive is completed under a temporary name in the same folder and
+    then renamed over the file a symbolic link `path` points to (keeping
+    that file's permissions): a failed or killed save leaves an existing
+    file whole.
+    """
+    target = os.path.realpath(path)
+    folder = os.path.dirname(target)
+    os.makedirs(folder, exist_ok=True)
+    # Keras needs the `.keras` ending.
+    handle, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp.",
+                                   suffix=".keras")
+    os.close(handle)
+    try:
+        if os.path.isfile(target):
+            shutil.copymode(target, tmp)
+        model.save(tmp)
+        with zipfile.ZipFile(tmp, "a") as archive:
+            archive.writestr(
+                ARCHIVE_ENTRY, json.dumps(bundle, ensure_ascii=False)
+            )
+        os.replace(tmp, target)
+    finally:
+        if os.path.isfile(tmp):
+            os.remove(tmp)
 
 
 def load(path) -> tuple:

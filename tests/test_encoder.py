@@ -133,6 +133,17 @@ def test_keras_rnn_never_sees_a_fully_masked_row(monkeypatch, cell):
     np.testing.assert_array_equal(memory[:2], checks.to_numpy(encoder(ids[:2])))
 
 
+def test_rnn_mask_of_unknown_length():
+    from keras_bahdanau.layers.encoder import rnn_mask
+
+    symbolic = rnn_mask(keras.Input((None,), dtype="bool"))
+    assert tuple(symbolic.shape) == (None, None)
+    mask = np.array([[True, True, False], [False, False, False]])
+    np.testing.assert_array_equal(
+        checks.to_numpy(rnn_mask(mask)),
+        [[True, True, False], [True, False, False]])
+
+
 def test_backward_half_of_first_position_is_backward_final_state():
     encoder = built_encoder()
     memory = checks.to_numpy(encoder(IDS))

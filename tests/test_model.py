@@ -324,8 +324,15 @@ def test_sentence_weights_weight_rows():
     token_metric.update_state(target, logits, per_token)
     assert float(checks.to_numpy(metric.result())) == pytest.approx(
         float(checks.to_numpy(token_metric.result())), abs=1e-6)
-    for bad in (np.ones((4, 4, 1)), np.float32(1.0)):
-        with pytest.raises(ValueError, match="`sample_weight` must have"):
+    # As Keras' own losses: a scalar scales, (batch, steps, 1) is per token.
+    base = float(checks.to_numpy(loss(target, logits)))
+    assert float(checks.to_numpy(loss(target, logits, 0.5))) == (
+        pytest.approx(base / 2, abs=1e-6))
+    assert float(checks.to_numpy(
+        loss(target, logits, per_token[..., None]))) == pytest.approx(
+        float(checks.to_numpy(loss(target, logits, per_token))), abs=1e-6)
+    for bad in (np.ones((4, 4, 2)), np.ones((4, 4, 1, 1))):
+        with pytest.raises(ValueError, match="`sample_weight` must be"):
             loss(target, logits, bad)
     model = tiny()
     model.compile()
@@ -425,6 +432,14 @@ def test_saved_jit_compile_is_the_compile_argument(tmp_path):
         assert reloaded.jit_compile == expected
         reloaded.save(path)  # and saved again as it was
         assert _saved_jit_compile(path) == saved
+    # Keras turns XLA off under run_eagerly: saved so (no warning on load).
+    model = tiny()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.compile(jit_compile=True, run_eagerly=True)
+    path = str(tmp_path / "eager.keras")
+    model.save(path)
+    assert _saved_jit_compile(path) is False
 
 
 @pytest.mark.skipif(importlib.util.find_spec("jax") is None,

@@ -329,6 +329,24 @@ def test_failed_keras_file_save_keeps_the_old_file(trained, tmp_path,
         translator.translate(["1 2"]))
 
 
+def test_keras_file_save_through_a_link_keeps_link_and_mode(trained,
+                                                            tmp_path):
+    translator, _ = trained
+    target = tmp_path / "runs" / "t.keras"
+    target.parent.mkdir()
+    translator.save(str(target))
+    os.chmod(target, 0o600)
+    link = tmp_path / "latest.keras"
+    link.symlink_to(target)
+    before = target.stat().st_mtime_ns
+    translator.save(str(link))
+    assert link.is_symlink() and target.stat().st_mtime_ns >= before
+    assert (target.stat().st_mode & 0o777) == 0o600
+    assert sorted(os.listdir(target.parent)) == ["t.keras"]
+    assert kb.Translator.load(str(link)).translate(["1 2"]) == (
+        translator.translate(["1 2"]))
+
+
 def test_untrained_translator_saves_and_loads_without_warnings(tmp_path):
     # Saved before its first step, the optimizer had no slots and loading
     # warned "Skipping variable loading for optimizer".

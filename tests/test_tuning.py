@@ -242,7 +242,9 @@ def test_resolve_space_merges_and_fixes():
 # ------------------------------------------------------------ run_search
 def test_bleu_is_recorded_as_maximised(searched):
     out, _ = searched
-    for path in glob.glob(os.path.join(out, "search", "trial_*")):
+    paths = glob.glob(os.path.join(out, "search", "trial_*"))
+    assert len(paths) == 2
+    for path in paths:
         with open(os.path.join(path, "trial.json")) as f:
             metrics = json.load(f)["metrics"]["metrics"]
         assert metrics["val_bleu"]["direction"] == "max"

@@ -34,8 +34,8 @@ def rnn_mask(mask):
         A boolean mask of the same shape without fully masked rows.
     """
     empty = ops.logical_not(ops.any(mask, axis=1, keepdims=True))
-    first = ops.equal(ops.arange(ops.shape(mask)[1]), 0)
-    return ops.logical_or(mask, ops.logical_and(empty, first[None, :]))
+    first = ops.equal(ops.cumsum(ops.ones_like(mask, "int32"), axis=1), 1)
+    return ops.logical_or(mask, ops.logical_and(empty, first))
 
 
 @keras.saving.register_keras_serializable(package="keras_bahdanau")

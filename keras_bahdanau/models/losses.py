@@ -77,22 +77,25 @@ def per_token_weights(sample_weight):
     A `(batch,)` weight (one per sentence) becomes `(batch, 1)`, so it
     weights every token of its row; Keras would broadcast it against the
     time axis instead (an error, or when `batch == steps`, the wrong
-    weights). `(batch, steps)` passes unchanged.
+    weights). `(batch, steps, 1)` becomes `(batch, steps)`; a scalar and
+    `(batch, steps)` pass unchanged.
 
     Raises:
-        ValueError: `sample_weight` of another rank.
+        ValueError: `sample_weight` of another shape.
     """
     if sample_weight is None:
         return None
     sample_weight = ops.convert_to_tensor(sample_weight)
-    rank = len(sample_weight.shape)
-    if rank == 1:
+    shape = tuple(sample_weight.shape)
+    if len(shape) == 1:
         return ops.expand_dims(sample_weight, -1)
-    if rank != 2:
+    if len(shape) == 3 and shape[-1] == 1:
+        return ops.squeeze(sample_weight, -1)
+    if len(shape) not in (0, 2):
         raise ValueError(
-            "`sample_weight` must have shape (batch,) (one weight per "
-            "sentence) or (batch, target_len) (one per token). Received "
-            f"shape {tuple(sample_weight.shape)}."
+            "`sample_weight` must be a scalar or have shape (batch,) (one "
+            "weight per sentence) or (batch, target_len) (one per token). "
+            f"Received shape {shape}."
         )
     return sample_weight
 
@@ -105,7 +108,7 @@ class MaskedSparseCategoricalCrossentropy(keras.losses.Loss):
     divided by their number, so padding neither adds loss nor dilutes it.
     A batch without any real target token gives 0. A `sample_weight`
     (in `fit` or a direct call) multiplies each token's loss: `(batch,
-    target_len)` per token, or `(batch,)` per sentence.
+    target_len)` per token, `(batch,)` per sentence, or a scalar.
 
     Args:
         pad_id: the target id to ignore.

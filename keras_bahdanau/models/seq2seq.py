@@ -417,7 +417,11 @@ class AttentionSeq2Seq(keras.Model):
             metrics = [MaskedTokenAccuracy(pad_id=self.pad_id)]
         # What `get_compile_config` saves (Keras would save the resolved
         # value of "auto", the saving backend's choice).
-        self._jit_compile_argument = kwargs.get("jit_compile", "auto")
+        # Keras turns jit_compile off (with a warning) under run_eagerly.
+        self._jit_compile_argument = (
+            False if kwargs.get("run_eagerly")
+            else kwargs.get("jit_compile", "auto")
+        )
         super().compile(optimizer=optimizer, loss=loss, metrics=metrics,
                         **kwargs)
         if self.built and not self.optimizer.built:
