@@ -42,19 +42,25 @@ from common import tf
 from common import train_step_function
 from common import use_bfloat16
 
-REGIONS = (
-    # (region, pattern on the op name); the first match wins.
-    ("optimizer", r"^adam|ResourceApplyAdam|UnsortedSegmentSum"),
-    ("output_layer", r"logits"),
-    ("loss", r"crossentropy|^mul|^TensorScatterUpdate|^Max"),
-    ("encoder", r"encoder"),
-    ("decoder_loop_forward", r"decoder.*while"),
-    ("backward_loops", r"^while"),
-)
+# (region, pattern on the op name) per task; the first match wins.
+REGIONS = {
+    "train": (
+        ("optimizer", r"^adam|ResourceApplyAdam|UnsortedSegmentSum"),
+        ("output_layer", r"logits"),
+        ("loss", r"crossentropy|^mul|^TensorScatterUpdate|^Max"),
+        ("encoder", r"encoder"),
+        ("decoder_loop_forward", r"decoder.*while"),
+        ("backward_loops", r"^while"),
+    ),
+    "greedy": (
+        ("encoder", r"encoder"),
+        ("decoding_loop", r"^while"),
+    ),
+}
 
 
-def region_of(name: str) -> str:
-    for region, pattern in REGIONS:
+def region_of(name: str, task: str) -> str:
+    for region, pattern in REGIONS[task]:
         if re.search(pattern, name):
             return region
     return "other"
@@ -127,7 +133,7 @@ def main() -> None:
     by_type = collections.Counter()
     counts = collections.Counter()
     for name, op_type, ms in op_events(logdir):
-        by_region[region_of(name)] += ms / args.calls
+        by_region[region_of(name, args.task)] += ms / args.calls
         by_type[op_type] += ms / args.calls
         counts[op_type] += 1
     print(json.dumps({
