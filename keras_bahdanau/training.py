@@ -2,13 +2,15 @@
 
 A training directory holds:
 
-- `backup/latest.weights.h5`: model and optimizer variables, written every
-  `backup_every` batches and at the end of every epoch (atomically: a
-  temporary file is renamed, so a kill during the write keeps the previous
-  backup);
-- `backup/state.json`: `{"epochs": N, "completed_epochs": k, "batch": b,
-  "finished": bool, "stopped": bool, "random_states": [...]}` (the
-  dropout layers' random state, which `save_weights` leaves out);
+- `backup/backup_<epochs>_<batch>_<random>.weights.h5`: model and optimizer
+  variables, written every `backup_every` batches and at the end of every
+  epoch, each time to a new file;
+- `backup/state.json`: `{"weights": file name, "epochs": N,
+  "completed_epochs": k, "batch": b, "finished": bool, "stopped": bool,
+  "random_states": [...]}` (the dropout layers' random state, which
+  `save_weights` leaves out). Written atomically after the weights (a
+  temporary file renamed), it commits the pair: a kill at any point keeps
+  the previous weights with their state;
 - `training_log.csv`: one row per finished epoch (Keras `CSVLogger`,
   appended on resume, so the rows stay continuous; written before the
   backup of the same epoch, and rows of epochs the backup does not count
@@ -35,6 +37,7 @@ import csv
 import json
 import numbers
 import os
+import uuid
 
 import keras
 import numpy as np
@@ -43,7 +46,9 @@ from keras_bahdanau.jsonfile import write_json
 from keras_bahdanau.layers.validation import check_positive_int
 
 BACKUP_DIRNAME = "backup"
-WEIGHTS_FILENAME = "latest.weights.h5"
+WEIGHTS_SUFFIX = ".weights.h5"
+# The weights file of backups written before the state named its file.
+WEIGHTS_FILENAME = "latest" + WEIGHTS_SUFFIX
 STATE_FILENAME = "state.json"
 LOG_FILENAME = "training_log.csv"
 
@@ -234,11 +239,19 @@ class ResumableCheckpoint(keras.callbacks.Callback):
         is the end of training: best weights, the finished backup).
         """
         os.makedirs(self.backup_dir, exist_ok=True)
-        path = os.path.join(self.backup_dir, WEIGHTS_FILENAME)
-        tmp = os.path.join(self.backup_dir, "tmp." + WEIGHTS_FILENAME)
+        # A new file per backup, named in the state: the state's atomic
+        # write commits weights and state together (a kill before it keeps
+        # the previous pair).
+        name = (
+            f"backup_{completed_epochs}_{batch}_{uuid.uuid4().hex[:12]}"
+            + WEIGHTS_SUFFIX
+        )
+        path = os.path.join(self.backup_dir, name)
+        tmp = os.path.join(self.backup_dir, "tmp." + name)
         self.model.save_weights(tmp, overwrite=True)
         os.replace(tmp, path)
         state = {
+            "weights": name,
             "epochs": self.epochs,
             "completed_epochs": completed_epochs,
             "batch": batch,
@@ -254,6 +267,7 @@ class ResumableCheckpoint(keras.callbacks.Callback):
                 self.backup_dir
             )
         write_json(os.path.join(self.backup_dir, STATE_FILENAME), state)
+        _remove_stale_weights(self.backup_dir, name)
         if self.early_stopping is not None:
             self.early_stopping.remove_stale(self.backup_dir, state)
 
@@ -358,6 +372,14 @@ class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
                 os.remove(os.path.join(backup_dir, name))
 
 
+def _remove_stale_weights(backup_dir: str, keep: str) -> None:
+    """Deletes backup weight files other than the committed `keep`
+    (earlier backups, and leftovers of saves killed before their state)."""
+    for name in os.listdir(backup_dir):
+        if name.endswith(WEIGHTS_SUFFIX) and name != keep:
+            os.remove(os.path.join(backup_dir, name))
+
+
 def _random_states(model: keras.Model) -> list:
     """The state variables of the model's random layers (dropout), in
     model order. `save_weights` leaves them out, so the backup state holds
@@ -382,8 +404,10 @@ def restore(model: keras.Model, directory: str) -> int:
     Raises:
         ValueError: the backup holds the variables of another model.
     """
-    path = os.path.join(directory, BACKUP_DIRNAME, WEIGHTS_FILENAME)
     state = read_state(directory)
+    # Backups before 2026-11-26 wrote one file name, not named in the state.
+    name = state.get("weights", WEIGHTS_FILENAME) if state else None
+    path = os.path.join(directory, BACKUP_DIRNAME, name or WEIGHTS_FILENAME)
     if not state or not os.path.isfile(path):
         return 0
     if not model.built:
@@ -449,6 +473,7 @@ def fit(
     verbose="auto",
     on_epoch_saved=None,
     epoch_variable=None,
+    on_finished=None,
 ) -> keras.callbacks.History:
     """Trains a compiled, built model with resumable checkpoints.
 
@@ -470,6 +495,10 @@ def fit(
             backups at epoch ends only.
         verbose: Keras `fit` verbosity (`"auto"`, 0, 1, 2).
         on_epoch_saved: `f(epoch)` called after every epoch's backup.
+        on_finished: `f()` called once training has ended (the final
+            weights, early stopping's best, are in `model`), before the
+            backup that marks the run finished: what it writes (e.g. the
+            saved translator) is in place whenever a run reads as finished.
         epoch_variable: the `tf.Variable` given to
             `make_dataset(..., epoch=...)` for `train_data`: set to the
             epoch index when each epoch begins, so the batch order of
@@ -537,6 +566,8 @@ def fit(
                     early_stopping.set_model(model)
                     early_stopping.on_train_begin()
                     early_stopping.on_train_end()  # the best weights
+                if on_finished is not None:
+                    on_finished()
                 checkpoint.save(done, 0, finished=True)
             return logged_history(directory, model)
         initial_epoch = restore(model, directory)
@@ -577,5 +608,7 @@ def fit(
     )
     if checkpoint is not None:
         done = initial_epoch + len(history.history.get("loss", []))
+        if on_finished is not None:
+            on_finished()
         checkpoint.save(done, 0, finished=True)
     return history

@@ -359,8 +359,7 @@ class Translator:
             validation_data = self.make_dataset(
                 validation_pairs, batch_size, name="validation_pairs"
             )
-        on_epoch_saved = None
-        finished = False
+        on_epoch_saved = on_finished = None
         if directory is not None:
             directory = check_path("directory", directory, "runs/en-hi")
             if directory.endswith(".keras"):
@@ -372,9 +371,6 @@ class Translator:
                 )
             translator_files.check_same_vocabularies(self, directory)
             state = training.read_state(directory)
-            # Nothing to train and nothing to end: nothing to write (a run
-            # stopped after its last backup is ended, and saved, below).
-            finished = training.is_finished(state, epochs)
             if not state:
                 # No run yet: Translator.load(directory) works from now on.
                 self.save(directory)
@@ -385,6 +381,11 @@ class Translator:
                 self.save(directory)
 
             def on_epoch_saved(epoch):
+                self.save(directory)
+
+            # Saved before the backup that marks the run finished, so that
+            # a finished run's files always hold its final weights.
+            def on_finished():
                 self.save(directory)
 
         history = training.fit(
@@ -399,9 +400,8 @@ class Translator:
             verbose=verbose,
             on_epoch_saved=on_epoch_saved,
             epoch_variable=epoch,
+            on_finished=on_finished,
         )
-        if directory is not None and not finished:
-            self.save(directory)
         return history
 
     # --------------------------------------------------------- translation

@@ -324,3 +324,68 @@ def test_restore_rejects_the_backup_of_another_model(tmp_path):
     unbuilt = kb.build_model(VOCAB, VOCAB, preset="tiny")
     with pytest.raises(ValueError, match="`model` must be built"):
         training.restore(unbuilt, directory)
+
+
+def test_kill_between_backup_weights_and_state_keeps_the_pair(
+    tmp_path, monkeypatch
+):
+    # The weights used to be renamed into place before the state was
+    # written: a kill in between left epoch 2's weights with epoch 1's
+    # state, and the resumed run trained epoch 2 twice.
+    from keras_bahdanau import training
+
+    train, _, model = _worsening_run()
+    settings = dict(epochs=3, backup_every=0, verbose=0)
+    full = model()
+    training.fit(full, train, directory=str(tmp_path / "full"), **settings)
+    directory = str(tmp_path / "killed")
+    writes = []
+    original = training.write_json
+
+    def write_json(path, value):
+        if path.endswith(training.STATE_FILENAME):
+            writes.append(value)
+            if value["completed_epochs"] == 2:
+                raise KeyboardInterrupt  # weights written, state not
+        original(path, value)
+
+    monkeypatch.setattr(training, "write_json", write_json)
+    with pytest.raises(KeyboardInterrupt):
+        training.fit(model(), train, directory=directory, **settings)
+    monkeypatch.undo()
+    assert training.read_state(directory)["completed_epochs"] == 1
+    resumed = model()
+    history = training.fit(resumed, train, directory=directory, **settings)
+    assert history.epoch == [1, 2]
+    for got, want in zip(resumed.get_weights(), full.get_weights()):
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-6)
+    # Only the committed backup's weights are left.
+    backup = os.path.join(directory, "backup")
+    weights = [n for n in os.listdir(backup) if n.endswith(".weights.h5")]
+    assert weights == [training.read_state(directory)["weights"]]
+
+
+def test_on_finished_runs_with_the_final_weights_before_the_finish(tmp_path):
+    # What `on_finished` writes (the translator files) must be in place
+    # whenever the run reads as finished: a kill between the finished
+    # backup and a later save kept the last epoch's weights, not early
+    # stopping's best, in the saved translator.
+    from keras_bahdanau import training
+
+    train, val, model = _worsening_run()
+    directory = str(tmp_path / "run")
+    trained = model()
+    seen = []
+
+    def on_finished():
+        seen.append((training.read_state(directory)["finished"],
+                     [w.copy() for w in trained.get_weights()]))
+
+    training.fit(trained, train, validation_data=val, epochs=3,
+                 early_stopping_patience=3, directory=directory, verbose=0,
+                 on_finished=on_finished)
+    ((finished, weights),) = seen
+    assert finished is False
+    assert training.read_state(directory)["finished"]
+    for got, want in zip(weights, trained.get_weights()):
+        np.testing.assert_array_equal(got, want)  # the best (epoch 0)

@@ -587,3 +587,26 @@ def test_export_saved_model_in_fresh_process(trained, tmp_path):
     assert functions and not any(
         f.attr["_XlaMustCompile"].b for f in functions
     )
+
+
+def test_fit_saves_the_translator_before_the_run_reads_finished(
+    tmp_path, monkeypatch
+):
+    # A kill between the finished backup and the translator's last save
+    # left a finished run whose model.keras never got the final weights.
+    directory = str(tmp_path / "run")
+    translator = kb.Translator.from_pairs(_pairs(40), preset="tiny",
+                                          **LIMITS)
+    states = []
+    original = kb.Translator.save
+
+    def save(self, path):
+        states.append(training.read_state(directory).get("finished"))
+        return original(self, path)
+
+    monkeypatch.setattr(kb.Translator, "save", save)
+    translator.fit(epochs=2, batch_size=16, directory=directory, verbose=0)
+    assert states and not any(states)
+    assert training.read_state(directory)["finished"]
+    _assert_same_weights(_weights_of(directory),
+                         translator.model.get_weights())
