@@ -509,3 +509,35 @@ def test_cli_tune_prints_one_json_summary(capsys, tmp_path, pairs):
     assert "training and" in captured.err  # progress on stderr
     best = kb.Translator.load(summary["best_dir"])
     assert isinstance(best.translate("1 2")[0], str)
+
+
+def test_keras_tuner_files_are_written_atomically(pairs, tmp_path,
+                                                  monkeypatch):
+    # Keras Tuner wrote oracle.json, trial.json and tuner0.json in place: a
+    # kill during a write left an empty file that no resume could read.
+    from keras_tuner.src import utils
+
+    original = utils.save_json
+    renamed = []
+    os_replace = os.replace
+
+    def spy(source, target):
+        renamed.append(os.path.basename(target))
+        os_replace(source, target)
+
+    monkeypatch.setattr(os, "replace", spy)
+    run_search(pairs, str(tmp_path / "out"), max_trials=1, **SETTINGS)
+    assert {"oracle.json", "trial.json", "tuner0.json"} <= set(renamed)
+    assert utils.save_json is original  # restored after the search
+
+
+def test_resume_with_a_cut_short_tuner_file_names_it(searched, pairs,
+                                                     tmp_path):
+    out = str(tmp_path / "copy")
+    shutil.copytree(searched[0], out)
+    (path,) = glob.glob(os.path.join(out, "search", "trial_*0",
+                                     "trial.json"))[:1]
+    open(path, "w").close()  # what a kill during Keras Tuner's write left
+    with pytest.raises(ValueError, match="cannot be resumed: .*trial.json"):
+        run_search(pairs, out, max_trials=2, objective="val_chrf",
+                   **SETTINGS)

@@ -169,6 +169,52 @@ def make_tuner(
     return result
 
 
+@contextlib.contextmanager
+def _atomic_tuner_writes():
+    """Keras Tuner's JSON files written atomically within the block.
+
+    Keras Tuner 1.4 writes `oracle.json`, `trial.json` and `tuner0.json`
+    in place (`keras_tuner.src.utils.save_json`): a process killed during a
+    write left an empty file and a search that could never be resumed.
+    Here each goes to a temporary file that replaces it in one rename.
+    """
+    from keras_tuner.src import utils
+
+    original = utils.save_json
+
+    def save_json(path, obj):
+        text = json.dumps(obj)
+        tmp = f"{path}.tmp"
+        with open(tmp, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+        return text
+
+    utils.save_json = save_json
+    try:
+        yield
+    finally:
+        utils.save_json = original
+
+
+def _check_tuner_files(out: str) -> None:
+    """Raises a clear error for a Keras Tuner file that does not parse."""
+    for folder, _, names in os.walk(os.path.join(out, PROJECT_NAME)):
+        for name in names:
+            if not name.endswith(".json"):
+                continue
+            path = os.path.join(folder, name)
+            try:
+                _read_json(path)
+            except ValueError:
+                raise ValueError(
+                    f"The search in {out!r} cannot be resumed: {path} is not "
+                    "valid JSON (a write cut short; versions before "
+                    "2026-11-26 let Keras Tuner write it in place). Start "
+                    "the search in a new output directory."
+                ) from None
+
+
 def _fingerprint(pairs: list) -> str:
     data = json.dumps(pairs, ensure_ascii=False).encode("utf-8")
     return hashlib.sha256(data).hexdigest()
@@ -200,6 +246,7 @@ def _trial_counts(tuner: keras_tuner.Tuner) -> dict:
     }
 
 
+@_atomic_tuner_writes()
 def run_search(
     data,
     out: str,
@@ -407,6 +454,8 @@ def run_search(
         f"/ {target_tokenizer.vocabulary_size}; {tuner} search of "
         f"{max_trials} trial(s), {epochs} epoch(s), objective {objective}."
     )
+    if resuming:
+        _check_tuner_files(out)
     keras.utils.set_random_seed(seed)
     with contextlib.ExitStack() as stack:
         if not verbose:
