@@ -8,6 +8,7 @@ settings in an extra `keras_bahdanau_translator.json` entry. `Translator`
 calls these functions; it is the public way in.
 """
 
+import glob
 import json
 import os
 import shutil
@@ -89,13 +90,15 @@ def _write_archive(model, bundle: dict, path: str) -> None:
     The archive is completed under a temporary name in the same folder and
     then renamed over the file a symbolic link `path` points to (keeping
     that file's permissions): a failed or killed save leaves an existing
-    file whole.
+    file whole. Temporary files of killed saves to the same path are
+    removed by the next save that completes.
     """
     target = os.path.realpath(path)
-    folder = os.path.dirname(target)
+    folder, name = os.path.split(target)
     os.makedirs(folder, exist_ok=True)
+    prefix = f".tmp.{name}."
     # Keras needs the `.keras` ending.
-    handle, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp.",
+    handle, tmp = tempfile.mkstemp(dir=folder, prefix=prefix,
                                    suffix=".keras")
     os.close(handle)
     try:
@@ -107,6 +110,9 @@ def _write_archive(model, bundle: dict, path: str) -> None:
                 ARCHIVE_ENTRY, json.dumps(bundle, ensure_ascii=False)
             )
         os.replace(tmp, target)
+        for stale in glob.glob(os.path.join(glob.escape(folder),
+                                            glob.escape(prefix) + "*.keras")):
+            os.remove(stale)
     finally:
         if os.path.isfile(tmp):
             os.remove(tmp)

@@ -325,6 +325,10 @@ def test_failed_keras_file_save_keeps_the_old_file(trained, tmp_path,
     monkeypatch.undo()
     assert open(path, "rb").read() == before
     assert os.listdir(tmp_path) == ["t.keras"]
+    # What a killed save leaves is removed by the next complete one.
+    open(tmp_path / ".tmp.t.keras.killed.keras", "w").close()
+    translator.save(path)
+    assert os.listdir(tmp_path) == ["t.keras"]
     assert kb.Translator.load(path).translate(["1 2"]) == (
         translator.translate(["1 2"]))
 
