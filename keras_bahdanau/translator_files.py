@@ -74,14 +74,34 @@ def save(translator, path) -> str:
         "path", path, "a directory (new or existing) or end in `.keras`"
     )
     os.makedirs(path, exist_ok=True)
-    # Written to a temporary name first: a kill mid-save keeps the old.
+    config = translator.get_config()
+    files = {**tokenizers, CONFIG_FILENAME: config}
+    if holds_translator(path) and not _holds(path, files):
+        # Another translator is replaced: without its settings file the
+        # directory reads as no translator until this save completes, so a
+        # kill midway cannot leave a loadable mix of the two.
+        os.remove(os.path.join(path, CONFIG_FILENAME))
+    # Each file is written to a temporary name first and renamed: a kill
+    # mid-save keeps the old file.
     tmp = os.path.join(path, "tmp." + MODEL_FILENAME)
     translator.model.save(tmp)
     os.replace(tmp, os.path.join(path, MODEL_FILENAME))
-    for name, config in tokenizers.items():
-        write_json(os.path.join(path, name), config)
-    write_json(os.path.join(path, CONFIG_FILENAME), translator.get_config())
+    for name, value in files.items():  # the settings file last
+        write_json(os.path.join(path, name), value)
     return path
+
+
+def _holds(directory: str, files: dict) -> bool:
+    """Whether each of `files` (name: JSON value) is in `directory` with
+    that content."""
+    for name, value in files.items():
+        try:
+            with open(os.path.join(directory, name), encoding="utf-8") as f:
+                if json.load(f) != json.loads(json.dumps(value)):
+                    return False
+        except (OSError, ValueError):
+            return False
+    return True
 
 
 def _write_archive(model, bundle: dict, path: str) -> None:

@@ -614,3 +614,42 @@ def test_fit_saves_the_translator_before_the_run_reads_finished(
     assert training.read_state(directory)["finished"]
     _assert_same_weights(_weights_of(directory),
                          translator.model.get_weights())
+
+
+def test_kill_while_saving_over_another_translator_leaves_no_mix(
+    tmp_path, monkeypatch
+):
+    # Files are replaced one by one: a kill after the new model.keras used
+    # to leave a directory that loaded the new model with the old
+    # vocabularies (garbage translations, no error).
+    from keras_bahdanau import translator_files
+
+    directory = str(tmp_path / "t")
+    old = kb.Translator.from_pairs(_pairs(40), preset="tiny")
+    old.save(directory)
+    letters = [(a.replace("1", "a"), b.replace("1", "a"))
+               for a, b in _pairs(40)]
+    new = kb.Translator.from_pairs(letters, preset="tiny")
+    assert new.source_tokenizer.get_config() != (
+        old.source_tokenizer.get_config())
+
+    def killed(path, value):
+        raise KeyboardInterrupt  # after model.keras, before the rest
+
+    monkeypatch.setattr(translator_files, "write_json", killed)
+    with pytest.raises(KeyboardInterrupt):
+        new.save(directory)
+    monkeypatch.undo()
+    with pytest.raises(FileNotFoundError, match="No saved translator"):
+        kb.Translator.load(directory)
+    new.save(directory)
+    loaded = kb.Translator.load(directory)
+    assert loaded.source_tokenizer.get_config() == (
+        new.source_tokenizer.get_config())
+    # Saving the same translator again keeps its settings file throughout.
+    monkeypatch.setattr(translator_files, "write_json", killed)
+    with pytest.raises(KeyboardInterrupt):
+        new.save(directory)
+    monkeypatch.undo()
+    assert kb.Translator.load(directory).translate(["a 2"]) == (
+        new.translate(["a 2"]))
