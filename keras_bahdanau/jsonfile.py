@@ -1,4 +1,4 @@
-"""Atomic JSON writes for run state, settings and vocabularies."""
+"""JSON files of run state, settings and vocabularies: atomic writes."""
 
 import json
 import os
@@ -29,3 +29,14 @@ def write_json(path: str, value) -> None:
     with open(tmp, "w", encoding="utf-8") as f:
         json.dump(value, f, ensure_ascii=False, indent=1)
     os.replace(tmp, path)
+
+
+def read_json(path: str):
+    """The JSON value in the UTF-8 file `path` (what `write_json` wrote).
+
+    Raises:
+        OSError: `path` cannot be read.
+        ValueError: the file is not valid JSON.
+    """
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)

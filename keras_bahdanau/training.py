@@ -34,7 +34,6 @@ and its `History` is read back from `training_log.csv`.
 """
 
 import csv
-import json
 import numbers
 import os
 import uuid
@@ -42,6 +41,7 @@ import uuid
 import keras
 import numpy as np
 
+from keras_bahdanau.jsonfile import read_json
 from keras_bahdanau.jsonfile import write_json
 from keras_bahdanau.layers.validation import check_positive_int
 
@@ -65,8 +65,7 @@ def read_state(directory: str) -> dict:
     path = os.path.join(directory, BACKUP_DIRNAME, STATE_FILENAME)
     if not os.path.isfile(path):
         return {}
-    with open(path, encoding="utf-8") as f:
-        return json.load(f)
+    return read_json(path)
 
 
 def is_finished(state: dict, epochs: int) -> bool:

@@ -19,6 +19,7 @@ import keras
 
 from keras_bahdanau.data.pairs import check_not_a_file
 from keras_bahdanau.data.pairs import check_path
+from keras_bahdanau.jsonfile import read_json
 from keras_bahdanau.jsonfile import write_json
 from keras_bahdanau.text import TextTokenizer
 
@@ -76,7 +77,10 @@ def save(translator, path) -> str:
     os.makedirs(path, exist_ok=True)
     config = translator.get_config()
     files = {**tokenizers, CONFIG_FILENAME: config}
-    if holds_translator(path) and not _holds(path, files):
+    if holds_translator(path) and not all(
+        _file_holds(os.path.join(path, name), value)
+        for name, value in files.items()
+    ):
         # Another translator is replaced: without its settings file the
         # directory reads as no translator until this save completes, so a
         # kill midway cannot leave a loadable mix of the two.
@@ -91,17 +95,14 @@ def save(translator, path) -> str:
     return path
 
 
-def _holds(directory: str, files: dict) -> bool:
-    """Whether each of `files` (name: JSON value) is in `directory` with
-    that content."""
-    for name, value in files.items():
-        try:
-            with open(os.path.join(directory, name), encoding="utf-8") as f:
-                if json.load(f) != json.loads(json.dumps(value)):
-                    return False
-        except (OSError, ValueError):
-            return False
-    return True
+def _file_holds(path: str, value) -> bool:
+    """Whether the JSON file `path` holds `value` as `save` writes it
+    (through JSON: tuples become lists); False when it is missing or not
+    valid JSON."""
+    try:
+        return read_json(path) == json.loads(json.dumps(value))
+    except (OSError, ValueError):
+        return False
 
 
 def _write_archive(model, bundle: dict, path: str) -> None:
@@ -181,8 +182,7 @@ def load(path) -> tuple:
             "Pass a directory written by Translator.save or "
             "`keras-bahdanau train --out`."
         )
-    with open(config_path, encoding="utf-8") as f:
-        config = json.load(f)
+    config = read_json(config_path)
     model_path = os.path.join(path, MODEL_FILENAME)
     _check_archive(model_path, f"path={path!r}, whose {MODEL_FILENAME} is "
                    "missing or not a .keras archive. Save the translator "
@@ -212,13 +212,9 @@ def check_same_vocabularies(translator, directory: str) -> None:
         ("target", TARGET_TOKENIZER_FILENAME, translator.target_tokenizer),
     ):
         path = os.path.join(directory, name)
-        if not os.path.isfile(path):
-            continue
-        with open(path, encoding="utf-8") as f:
-            saved = json.load(f)
-        # Through JSON, as `save` wrote it (tuples become lists).
-        current = json.loads(json.dumps(tokenizer.get_config()))
-        if saved != current:
+        if os.path.isfile(path) and not _file_holds(
+            path, tokenizer.get_config()
+        ):
             raise ValueError(
                 "`directory` must hold no run, or a run with this "
                 f"translator's vocabularies. Received: directory="

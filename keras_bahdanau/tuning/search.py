@@ -13,6 +13,7 @@ import keras_tuner
 
 from keras_bahdanau.data import as_pairs
 from keras_bahdanau.data import split_pairs
+from keras_bahdanau.jsonfile import read_json
 from keras_bahdanau.jsonfile import write_json
 from keras_bahdanau.layers.validation import check_choice
 from keras_bahdanau.layers.validation import check_positive_int
@@ -183,12 +184,8 @@ def _atomic_tuner_writes():
     original = utils.save_json
 
     def save_json(path, obj):
-        text = json.dumps(obj)
-        tmp = f"{path}.tmp"
-        with open(tmp, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-        return text
+        write_json(path, obj)
+        return json.dumps(obj)  # Keras Tuner's return value
 
     utils.save_json = save_json
     try:
@@ -205,7 +202,7 @@ def _check_tuner_files(out: str) -> None:
                 continue
             path = os.path.join(folder, name)
             try:
-                _read_json(path)
+                read_json(path)
             except ValueError:
                 raise ValueError(
                     f"The search in {out!r} cannot be resumed: {path} is not "
@@ -218,11 +215,6 @@ def _check_tuner_files(out: str) -> None:
 def _fingerprint(pairs: list) -> str:
     data = json.dumps(pairs, ensure_ascii=False).encode("utf-8")
     return hashlib.sha256(data).hexdigest()
-
-
-def _read_json(path: str):
-    with open(path, encoding="utf-8") as f:
-        return json.load(f)
 
 
 def _check_resume(out: str, previous: dict, config: dict) -> None:
@@ -399,7 +391,7 @@ def run_search(
     tokenizers_dir = os.path.join(out, TOKENIZERS_DIRNAME)
     resuming = os.path.isfile(config_path)
     if resuming:
-        _check_resume(out, _read_json(config_path), config)
+        _check_resume(out, read_json(config_path), config)
         source_tokenizer = TextTokenizer.load(
             os.path.join(tokenizers_dir, "source.json")
         )
@@ -508,7 +500,7 @@ def run_search(
         "score": float(best.score),
         "hyperparameters": values,
     }
-    saved = os.path.isfile(best_path) and _read_json(best_path) == record
+    saved = os.path.isfile(best_path) and read_json(best_path) == record
     if not (saved and os.path.isdir(best_dir)):
         translator = Translator(
             source_tokenizer,
