@@ -50,6 +50,7 @@ WEIGHTS_SUFFIX = ".weights.h5"
 # The weights file of backups written before the state named its file.
 WEIGHTS_FILENAME = "latest" + WEIGHTS_SUFFIX
 STATE_FILENAME = "state.json"
+_BEST_WEIGHTS_PREFIX = "early_stopping_best_"
 LOG_FILENAME = "training_log.csv"
 
 
@@ -266,7 +267,9 @@ class ResumableCheckpoint(keras.callbacks.Callback):
                 self.backup_dir
             )
         write_json(os.path.join(self.backup_dir, STATE_FILENAME), state)
-        _remove_stale_weights(self.backup_dir, name)
+        _remove_stale(
+            self.backup_dir, lambda n: n.endswith(WEIGHTS_SUFFIX), name
+        )
         if self.early_stopping is not None:
             self.early_stopping.remove_stale(self.backup_dir, state)
 
@@ -348,7 +351,7 @@ class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
         """
         name = None
         if self.best_weights is not None:
-            name = f"early_stopping_best_{self.best_epoch}.npz"
+            name = f"{_BEST_WEIGHTS_PREFIX}{self.best_epoch}.npz"
             path = os.path.join(backup_dir, name)
             if not os.path.isfile(path):
                 tmp = path + ".tmp.npz"
@@ -366,16 +369,17 @@ class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
     def remove_stale(backup_dir: str, state: dict) -> None:
         """Deletes best-weight files the committed `state` no longer uses."""
         keep = (state.get("early_stopping") or {}).get("best_weights")
-        for name in os.listdir(backup_dir):
-            if name.startswith("early_stopping_best_") and name != keep:
-                os.remove(os.path.join(backup_dir, name))
+        _remove_stale(
+            backup_dir, lambda n: n.startswith(_BEST_WEIGHTS_PREFIX), keep
+        )
 
 
-def _remove_stale_weights(backup_dir: str, keep: str) -> None:
-    """Deletes backup weight files other than the committed `keep`
-    (earlier backups, and leftovers of saves killed before their state)."""
+def _remove_stale(backup_dir: str, of_kind, keep: "str | None") -> None:
+    """Deletes the files whose name `of_kind(name)` accepts, other than the
+    committed `keep`: earlier backups, and leftovers of saves killed before
+    their state was written."""
     for name in os.listdir(backup_dir):
-        if name.endswith(WEIGHTS_SUFFIX) and name != keep:
+        if of_kind(name) and name != keep:
             os.remove(os.path.join(backup_dir, name))
 
 
@@ -405,8 +409,8 @@ def restore(model: keras.Model, directory: str) -> int:
     """
     state = read_state(directory)
     # Backups before 2026-11-26 wrote one file name, not named in the state.
-    name = state.get("weights", WEIGHTS_FILENAME) if state else None
-    path = os.path.join(directory, BACKUP_DIRNAME, name or WEIGHTS_FILENAME)
+    name = state.get("weights", WEIGHTS_FILENAME)
+    path = os.path.join(directory, BACKUP_DIRNAME, name)
     if not state or not os.path.isfile(path):
         return 0
     if not model.built:
