@@ -18,15 +18,30 @@ def check_positive_int(name: str, value, example: str) -> None:
         )
 
 
-def check_seed(seed):
+def check_seed(seed, generator: bool = True):
     """`seed` as an int in `[0, 2**32)`, `None`, or a `SeedGenerator`.
 
+    Args:
+        seed: the value to check.
+        generator: whether a `keras.random.SeedGenerator` is accepted
+            (not where the seed reseeds everything through
+            `keras.utils.set_random_seed`).
+
     Raises:
-        TypeError: a seed that is not an integer (bools included).
+        TypeError: a seed that is not an integer (bools included), or a
+            `SeedGenerator` where `generator` is False.
         ValueError: an integer outside `[0, 2**32)` (the backends disagree
             on those: TensorFlow takes negative seeds, JAX does not).
     """
-    if seed is None or isinstance(seed, keras.random.SeedGenerator):
+    if isinstance(seed, keras.random.SeedGenerator):
+        if generator:
+            return seed
+        raise TypeError(
+            "`seed` must be None or an int: it reseeds everything with "
+            "`keras.utils.set_random_seed`. Received a SeedGenerator. Pass "
+            "e.g. seed=0."
+        )
+    if seed is None:
         return seed
     if isinstance(seed, (bool, np.bool_)) or not isinstance(
         seed, numbers.Integral

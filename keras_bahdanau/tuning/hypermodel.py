@@ -168,13 +168,8 @@ class TranslatorHyperModel(keras_tuner.HyperModel):
         self.max_source_length = max_source_length
         self.max_target_length = max_target_length
         self.chrf_samples = chrf_samples
-        if isinstance(seed, keras.random.SeedGenerator):
-            raise TypeError(
-                "`seed` must be None or an int: every trial is reseeded "
-                "from it with `keras.utils.set_random_seed`. Received a "
-                "SeedGenerator. Pass e.g. seed=0."
-            )
-        self.seed = check_seed(seed)
+        # Every trial is reseeded from it.
+        self.seed = check_seed(seed, generator=False)
         # Pairs all beyond the length limits fail here, not in a trial.
         self.datasets()
 
