@@ -47,6 +47,14 @@ def _one_line(error: BaseException) -> str:
     return " ".join(str(error).split())
 
 
+def _length_hint(error: BaseException, max_length: int) -> str:
+    """`error` on one line, naming `--max-length` when no pair fit it."""
+    message = _one_line(error)
+    if "length limits" in message:
+        message += f" Pass a larger --max-length (now {max_length})."
+    return message
+
+
 def _load_pairs(path: str, reverse: bool = False) -> list:
     from keras_bahdanau.data import load_pairs
 
@@ -251,10 +259,7 @@ def _train(
             verbose=verbose,
         )
     except ValueError as error:
-        message = _one_line(error)
-        if "length limits" in message:
-            message += f" Pass a larger --max-length (now {max_length})."
-        raise UserError(message) from None
+        raise UserError(_length_hint(error, max_length)) from None
     return translator
 
 
@@ -443,10 +448,7 @@ def cmd_tune(args) -> int:
             )
     # RuntimeError: every trial failed.
     except (ImportError, RuntimeError, ValueError) as error:
-        message = _one_line(error)
-        if "length limits" in message:
-            message += f" Pass a larger --max-length (now {args.max_length})."
-        raise UserError(message) from None
+        raise UserError(_length_hint(error, args.max_length)) from None
     print(json.dumps(summary, ensure_ascii=False))
     return 0
 
