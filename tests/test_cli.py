@@ -18,7 +18,7 @@ def _run(*args, stdin=None, cwd=None):
         capture_output=True,
         text=True,
         input=stdin,
-        timeout=600,
+        timeout=1200,
         cwd=cwd,
     )
 
@@ -175,7 +175,7 @@ def test_demo_without_matplotlib(tmp_path):
     )
     result = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True,
-        timeout=600,
+        timeout=1200,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Traceback" not in result.stderr

@@ -458,7 +458,7 @@ def test_file_saved_under_tensorflow_jit_compiles_under_jax_tf_only(
     )
     result = subprocess.run(
         [sys.executable, "-c", code, path], capture_output=True, text=True,
-        env={**os.environ, "KERAS_BACKEND": "jax"}, timeout=300,
+        env={**os.environ, "KERAS_BACKEND": "jax"}, timeout=600,
     )
     assert result.stdout.strip().splitlines()[-1] == "True", result.stderr
 

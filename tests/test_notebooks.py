@@ -30,7 +30,7 @@ def test_notebook_runs(path, monkeypatch, tmp_path):
     notebook = nbformat.read(path, as_version=4)
     client = nbclient.NotebookClient(
         notebook,
-        timeout=600,
+        timeout=1200,
         kernel_name="python3",
         resources={"metadata": {"path": str(tmp_path)}},
     )

@@ -574,7 +574,7 @@ def test_export_saved_model_in_fresh_process(trained, tmp_path):
     )
     result = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True,
-        timeout=300,
+        timeout=600,
     )
     assert result.returncode == 0, result.stderr[-2000:]
     import json
