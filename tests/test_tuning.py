@@ -394,8 +394,10 @@ def test_new_trials_counts_the_interrupted_trial_run_again(pairs, tmp_path):
 @pytest.mark.parametrize(
     "seed, error, match",
     [
-        (None, TypeError, r"`seed` must be an int in \[0, 2\*\*32\)"),
-        (1.5, TypeError, "`seed` must be None or an int"),
+        (None, TypeError, r"`seed` must be an int\. Received: seed=None"),
+        (1.5, TypeError, r"`seed` must be an int\. Received: seed=1\.5"),
+        (keras.random.SeedGenerator(1), TypeError,
+         "`seed` must be an int: it reseeds"),
         (-1, ValueError, r"`seed` must be in \[0, 2\*\*32\)"),
     ],
 )

@@ -18,7 +18,7 @@ def check_positive_int(name: str, value, example: str) -> None:
         )
 
 
-def check_seed(seed, generator: bool = True):
+def check_seed(seed, generator: bool = True, allow_none: bool = True):
     """`seed` as an int in `[0, 2**32)`, `None`, or a `SeedGenerator`.
 
     Args:
@@ -26,28 +26,32 @@ def check_seed(seed, generator: bool = True):
         generator: whether a `keras.random.SeedGenerator` is accepted
             (not where the seed reseeds everything through
             `keras.utils.set_random_seed`).
+        allow_none: whether `None` (no fixed seed) is accepted; the
+            messages name only what is accepted.
 
     Raises:
-        TypeError: a seed that is not an integer (bools included), or a
-            `SeedGenerator` where `generator` is False.
+        TypeError: a seed that is not an integer (bools included), a
+            `SeedGenerator` where `generator` is False, or `None` where
+            `allow_none` is False.
         ValueError: an integer outside `[0, 2**32)` (the backends disagree
             on those: TensorFlow takes negative seeds, JAX does not).
     """
+    accepted = "None or an int" if allow_none else "an int"
     if isinstance(seed, keras.random.SeedGenerator):
         if generator:
             return seed
         raise TypeError(
-            "`seed` must be None or an int: it reseeds everything with "
+            f"`seed` must be {accepted}: it reseeds everything with "
             "`keras.utils.set_random_seed`. Received a SeedGenerator. Pass "
             "e.g. seed=0."
         )
-    if seed is None:
+    if seed is None and allow_none:
         return seed
     if isinstance(seed, (bool, np.bool_)) or not isinstance(
         seed, numbers.Integral
     ):
         raise TypeError(
-            f"`seed` must be None or an int. Received: seed={seed!r} of "
+            f"`seed` must be {accepted}. Received: seed={seed!r} of "
             f"type {type(seed).__name__}. Pass e.g. seed=42."
         )
     if not 0 <= seed < 2**32:

@@ -334,13 +334,9 @@ def run_search(
     check_choice("objective", objective, OBJECTIVES)
     check_positive_int("max_trials", max_trials, "max_trials=10")
     check_positive_int("epochs", epochs, "epochs=5")
-    if seed is None:
-        raise TypeError(
-            "`seed` must be an int in [0, 2**32): it fixes the split and "
-            f"every trial. Received: seed={seed!r}. Pass e.g. seed=0."
-        )
-    # Before anything is written to `out`.
-    seed = check_seed(seed, generator=False)
+    # Before anything is written to `out`. An int, as it fixes the split
+    # and every trial.
+    seed = check_seed(seed, generator=False, allow_none=False)
     check_choice("preset", preset, sorted(SEARCH_SPACES))
     check_positive_int("batch_size", batch_size, "batch_size=64")
     check_positive_int("max_length", max_length, "max_length=40")
