@@ -25,9 +25,19 @@ def write_json(path: str, value) -> None:
     >>> json.load(open(path, encoding="utf-8"))["epoch"]
     3
     """
+    write_text(path, json.dumps(value, ensure_ascii=False, indent=1))
+
+
+def write_text(path: str, text: str) -> None:
+    """Writes `text` as UTF-8 to `path`, atomically (as `write_json`).
+
+    Args:
+        path: the file to write.
+        text: the whole new content.
+    """
     tmp = path + ".tmp"
     with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(value, f, ensure_ascii=False, indent=1)
+        f.write(text)
     os.replace(tmp, path)
 
 

@@ -15,6 +15,7 @@ from keras_bahdanau.data import as_pairs
 from keras_bahdanau.data import split_pairs
 from keras_bahdanau.jsonfile import read_json
 from keras_bahdanau.jsonfile import write_json
+from keras_bahdanau.jsonfile import write_text
 from keras_bahdanau.layers.validation import check_choice
 from keras_bahdanau.layers.validation import check_positive_int
 from keras_bahdanau.layers.validation import check_seed
@@ -184,8 +185,9 @@ def _atomic_tuner_writes():
     original = utils.save_json
 
     def save_json(path, obj):
-        write_json(path, obj)
-        return json.dumps(obj)  # Keras Tuner's return value
+        text = json.dumps(obj)  # Keras Tuner's format and return value
+        write_text(path, text)
+        return text
 
     utils.save_json = save_json
     try:
