@@ -64,10 +64,12 @@ def hypermodel(pairs):
 
 @pytest.fixture(scope="module")
 def searched(tmp_path_factory, pairs):
-    """A finished 2-trial random search (objective val_chrf)."""
+    """A finished 2-trial random search (objective val_chrf), seeded with
+    a NumPy integer: the searches it is compared with use the int 0."""
     out = str(tmp_path_factory.mktemp("tuning") / "search")
     summary = run_search(
-        pairs, out, max_trials=2, objective="val_chrf", **SETTINGS
+        pairs, out, max_trials=2, objective="val_chrf", seed=np.int64(0),
+        **SETTINGS
     )
     return out, summary
 
@@ -303,7 +305,8 @@ def test_scores_do_not_depend_on_earlier_trials_or_resumes(
 ):
     # The same 2-trial search again in this process, after other random
     # draws, and once more run as 1 trial then resumed to 2: each trial
-    # starts from `seed`, so every score equals the first search's.
+    # starts from `seed`, so every score equals the first search's (whose
+    # seed was `np.int64(0)`, these the default int 0).
     scores = {k: v[1] for k, v in _trials(searched[0]).items()}
     keras.utils.set_random_seed(123)
     np.random.rand(7)
@@ -407,12 +410,6 @@ def test_run_search_bad_seed_raises_before_writing(pairs, tmp_path, seed,
     with pytest.raises(error, match=match):
         run_search(pairs, str(out), max_trials=1, seed=seed, **SETTINGS)
     assert not out.exists()
-
-
-def test_run_search_takes_a_numpy_seed(pairs, tmp_path):
-    summary = run_search(pairs, str(tmp_path / "s"), max_trials=1,
-                         seed=np.int64(3), **SETTINGS)
-    assert summary["completed"] == 1
 
 
 @pytest.mark.parametrize(
