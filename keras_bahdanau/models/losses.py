@@ -43,16 +43,14 @@ def token_cross_entropy(labels, logits):
 
 
 def _token_cross_entropy(labels, logits):
-    # On rows: `(tokens, vocab)` logits and `(tokens,)` labels.
+    # On rows: `(tokens, vocab)` logits and `(tokens,)` labels. The labels
+    # are an input of the custom gradient, not a value its gradient closes
+    # over: under JAX, a closure over a traced value fails when the loss is
+    # differentiated through `jax.jit` (`jax.grad(jax.jit(loss))`).
     rows = ops.reshape(logits, (-1, logits.shape[-1]))
-    flat_labels = ops.reshape(labels, (-1, 1))
-    indices = ops.concatenate(
-        [ops.expand_dims(ops.arange(ops.shape(rows)[0]), -1), flat_labels],
-        axis=-1,
-    )
 
     @ops.custom_gradient
-    def cross_entropy(rows):
+    def cross_entropy(rows, flat_labels):
         probs = ops.softmax(rows, axis=-1)
         log_norm = ops.max(rows, axis=-1) - ops.log(ops.max(probs, axis=-1))
         picked = ops.take_along_axis(rows, flat_labels, axis=-1)[:, 0]
@@ -62,13 +60,20 @@ def _token_cross_entropy(labels, logits):
                 upstream = args[0]
             d_rows = probs * ops.expand_dims(upstream, -1)
             at_label = ops.take_along_axis(d_rows, flat_labels, axis=-1)
-            return ops.scatter_update(
+            indices = ops.concatenate(
+                [ops.expand_dims(ops.arange(ops.shape(rows)[0]), -1),
+                 flat_labels],
+                axis=-1,
+            )
+            d_rows = ops.scatter_update(
                 d_rows, indices, at_label[:, 0] - upstream
             )
+            return d_rows, None  # integer labels have no gradient
 
         return log_norm - picked, grad
 
-    return ops.reshape(cross_entropy(rows), ops.shape(labels))
+    flat_labels = ops.reshape(labels, (-1, 1))
+    return ops.reshape(cross_entropy(rows, flat_labels), ops.shape(labels))
 
 
 def per_token_weights(sample_weight):
