@@ -1,4 +1,5 @@
-"""JSON files of run state, settings and vocabularies: atomic writes."""
+"""JSON and text files of run state, settings, vocabularies and logs: atomic
+writes."""
 
 import json
 import os
@@ -31,12 +32,15 @@ def write_json(path: str, value) -> None:
 def write_text(path: str, text: str) -> None:
     """Writes `text` as UTF-8 to `path`, atomically (as `write_json`).
 
+    Line endings are written as given (no newline translation), so CSV
+    text keeps its `\r\n` rows on every platform.
+
     Args:
         path: the file to write.
         text: the whole new content.
     """
     tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
+    with open(tmp, "w", encoding="utf-8", newline="") as f:
         f.write(text)
     os.replace(tmp, path)
 

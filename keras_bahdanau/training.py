@@ -34,6 +34,7 @@ and its `History` is read back from `training_log.csv`.
 """
 
 import csv
+import io
 import numbers
 import os
 import uuid
@@ -43,6 +44,7 @@ import numpy as np
 
 from keras_bahdanau.jsonfile import read_json
 from keras_bahdanau.jsonfile import write_json
+from keras_bahdanau.jsonfile import write_text
 from keras_bahdanau.layers.validation import check_positive_int
 
 BACKUP_DIRNAME = "backup"
@@ -177,10 +179,9 @@ def _trim_log(directory: str, completed_epochs: int) -> None:
     ]
     if len(kept) == len(rows):
         return
-    tmp = path + ".tmp"
-    with open(tmp, "w", newline="", encoding="utf-8") as f:
-        csv.writer(f).writerows(kept)
-    os.replace(tmp, path)
+    text = io.StringIO(newline="")
+    csv.writer(text).writerows(kept)
+    write_text(path, text.getvalue())
 
 
 def _number(text: "str | None") -> "float | None":
