@@ -403,8 +403,10 @@ def test_save_and_reload_trained_tiny_model(tmp_path):
         warnings.simplefilter("error")
         loss_a = model.train_on_batch((source, decoder_input), target)
         loss_b = reloaded.train_on_batch((source, decoder_input), target)
-    assert float(np.ravel(loss_a)[0]) == pytest.approx(
-        float(np.ravel(loss_b)[0]), abs=1e-6)
+    # `to_numpy`: on torch, `train_on_batch` returns a tensor (on a GPU
+    # a CUDA tensor, which NumPy cannot read).
+    assert float(np.ravel(checks.to_numpy(loss_a))[0]) == pytest.approx(
+        float(np.ravel(checks.to_numpy(loss_b))[0]), abs=1e-6)
     checks.assert_same_outputs(model((source, decoder_input)),
                                reloaded((source, decoder_input)), atol=1e-5)
 
