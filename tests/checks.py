@@ -84,6 +84,28 @@ def assert_symbolic_matches_eager(layer_fn, symbolic_inputs, eager_inputs):
     return symbolic, eager
 
 
+# ---------------------------------------------------------- initial values
+def assert_initial_weights_independent(layer):
+    """No two random weights of `layer` start from the same draw.
+
+    One Keras initializer instance called twice repeats its values (a
+    larger shape repeats the smaller draw in its first elements, scaled),
+    so the first elements of every pair are compared: a shared draw gives
+    a correlation of 1, independent draws of 64 or more values stay far
+    below 0.5 (standard deviation about 1/8). Constant weights (zero
+    biases) are left out; every other weight needs 64 or more values.
+    """
+    weights = [(w.path, to_numpy(w).ravel()) for w in layer.weights]
+    weights = [(p, v) for p, v in weights if np.std(v) > 0]
+    assert len(weights) >= 2, [p for p, _ in weights]
+    for i, (path_a, a) in enumerate(weights):
+        assert a.size >= 64, (path_a, a.size)
+        for path_b, b in weights[i + 1:]:
+            n = min(a.size, b.size)
+            corr = np.corrcoef(a[:n], b[:n])[0, 1]
+            assert abs(corr) < 0.5, (path_a, path_b, corr)
+
+
 # ----------------------------------------------------------------- dtypes
 @contextlib.contextmanager
 def dtype_policy(name):

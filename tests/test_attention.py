@@ -125,6 +125,36 @@ def test_precompute_keys_needs_built_layer():
         kb.BahdanauAttention(UNITS).precompute_keys(np.ones((B, TV, DV)))
 
 
+
+# --------------------------------------------------------- initial values
+@pytest.mark.parametrize("initializer", [
+    "glorot_uniform",
+    keras.initializers.GlorotUniform(),
+    keras.initializers.RandomNormal(seed=3),
+    keras.initializers.GlorotUniform(seed=keras.random.SeedGenerator(4)),
+])
+def test_w_a_u_a_and_v_a_start_from_their_own_draws(initializer):
+    # Equal query and values sizes: with one shared draw W_a == U_a.
+    layer = kb.BahdanauAttention(64, kernel_initializer=initializer)
+    layer(np.zeros((B, 64), "float32"), np.zeros((B, TV, 64), "float32"))
+    assert not np.array_equal(checks.to_numpy(layer.W_a),
+                              checks.to_numpy(layer.U_a))
+    checks.assert_initial_weights_independent(layer)
+
+
+def test_seeded_initializer_gives_the_same_weights_every_time():
+    def weights():
+        layer = kb.BahdanauAttention(
+            UNITS, kernel_initializer=keras.initializers.GlorotUniform(7))
+        layer(np.zeros((B, DQ), "float32"), np.zeros((B, TV, DV), "float32"))
+        return [checks.to_numpy(w) for w in layer.weights]
+
+    keras.utils.set_random_seed(1)
+    first = weights()
+    keras.utils.set_random_seed(2)
+    for a, b in zip(first, weights()):
+        np.testing.assert_array_equal(a, b)
+
 # ----------------------------------------------------------------- shapes
 @pytest.mark.parametrize("rank", [2, 3])
 def test_symbolic_and_eager_shapes(rank):

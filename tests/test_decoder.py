@@ -197,6 +197,22 @@ def test_initial_state_size_for_lstm():
         decoder(target_ids, memory, initial_state=np.zeros((B, UNITS)))
 
 
+# --------------------------------------------------------- initial values
+@pytest.mark.parametrize("initializer", [
+    "glorot_uniform",
+    keras.initializers.GlorotUniform(),
+    keras.initializers.RandomUniform(-0.1, 0.1, seed=5),
+])
+def test_every_kernel_starts_from_its_own_draw(initializer):
+    # Before `initializers.distinct`, the input and context kernels were
+    # one draw scaled, W_a == U_a, and an initializer instance gave the
+    # bridge, maxout and logits kernels one draw too.
+    decoder = kb.AttentiveDecoder(
+        64, 64, 64, 64, maxout_units=64, kernel_initializer=initializer)
+    decoder(np.ones((B, T), "int32"), np.zeros((B, S, 64), "float32"))
+    checks.assert_initial_weights_independent(decoder)
+
+
 # ----------------------------------------------------------------- shapes
 @pytest.mark.parametrize("attention", ["bahdanau", None])
 def test_symbolic_and_eager_shapes(attention):

@@ -7,6 +7,7 @@ from keras import ops
 
 from keras_bahdanau.compilation import fusion_available
 from keras_bahdanau.layers.fused_step import softmax_attention_step
+from keras_bahdanau.layers.initializers import distinct
 from keras_bahdanau.layers.probability import LARGE_NEGATIVE
 from keras_bahdanau.layers.probability import deserialize_probability_fn
 from keras_bahdanau.layers.probability import get_probability_fn
@@ -49,7 +50,8 @@ class BahdanauAttention(keras.layers.Layer):
         probability_fn: `"softmax"`, `"sparsemax"` or a callable mapping
             float32 scores `(..., values_len)` (padding filled with -1e9)
             to weights.
-        kernel_initializer: initializer of `W_a`, `U_a` and `v_a`.
+        kernel_initializer: initializer of `W_a`, `U_a` and `v_a`; each
+            draws values of its own (`layers.initializers.distinct`).
         **kwargs: base `keras.layers.Layer` arguments (`name`, `dtype`...).
 
     Call arguments:
@@ -133,17 +135,17 @@ class BahdanauAttention(keras.layers.Layer):
         self.W_a = self.add_weight(
             name="W_a",
             shape=(query_dim, self.units),
-            initializer=self.kernel_initializer,
+            initializer=distinct(self.kernel_initializer, "W_a"),
         )
         self.U_a = self.add_weight(
             name="U_a",
             shape=(values_dim, self.units),
-            initializer=self.kernel_initializer,
+            initializer=distinct(self.kernel_initializer, "U_a"),
         )
         self.v_a = self.add_weight(
             name="v_a",
             shape=(self.units,),
-            initializer=self.kernel_initializer,
+            initializer=distinct(self.kernel_initializer, "v_a"),
         )
         if self.normalize:
             self.g = self.add_weight(

@@ -6,6 +6,7 @@ import keras
 from keras import ops
 
 from keras_bahdanau.layers.attention import BahdanauAttention
+from keras_bahdanau.layers.initializers import distinct
 from keras_bahdanau.layers.initializers import for_variable_dtype
 from keras_bahdanau.layers.probability import deserialize_probability_fn
 from keras_bahdanau.layers.probability import serialize_probability_fn
@@ -73,7 +74,9 @@ class AttentiveDecoder(keras.layers.Layer):
             paper); `False` feeds s_i alone.
         bridge: `"backward"`, `"mean"` or `"zeros"` initial state.
         reset_after: GRU variant, see above.
-        kernel_initializer: initializer of input and output kernels.
+        kernel_initializer: initializer of the input, context, attention,
+            bridge and output kernels; each draws values of its own
+            (`layers.initializers.distinct`).
         recurrent_initializer: initializer of the recurrent kernel.
         bounded_loop: run teacher forcing as a `while_loop` with a static
             bound instead of `scan`, on TensorFlow (other backends keep
@@ -205,7 +208,9 @@ class AttentiveDecoder(keras.layers.Layer):
                 attention_units,
                 normalize=normalize,
                 probability_fn=probability_fn,
-                kernel_initializer=kernel_initializer,
+                kernel_initializer=distinct(
+                    self.kernel_initializer, "attention"
+                ),
                 name="attention",
                 dtype=policy,
             )
@@ -214,7 +219,9 @@ class AttentiveDecoder(keras.layers.Layer):
             self.bridge_layer = keras.layers.Dense(
                 units,
                 activation="tanh",
-                kernel_initializer=kernel_initializer,
+                kernel_initializer=distinct(
+                    self.kernel_initializer, "bridge"
+                ),
                 name="bridge",
                 dtype=policy,
             )
@@ -222,13 +229,15 @@ class AttentiveDecoder(keras.layers.Layer):
         if maxout_units is not None:
             self.maxout_layer = keras.layers.Dense(
                 2 * maxout_units,
-                kernel_initializer=kernel_initializer,
+                kernel_initializer=distinct(
+                    self.kernel_initializer, "maxout"
+                ),
                 name="maxout",
                 dtype=policy,
             )
         self.output_layer = keras.layers.Dense(
             vocab_size,
-            kernel_initializer=kernel_initializer,
+            kernel_initializer=distinct(self.kernel_initializer, "logits"),
             name="logits",
             dtype=policy,
         )
@@ -268,12 +277,12 @@ class AttentiveDecoder(keras.layers.Layer):
         self.input_kernel = self.add_weight(
             name="input_kernel",
             shape=(self.embedding_dim, gate_units),
-            initializer=self.kernel_initializer,
+            initializer=distinct(self.kernel_initializer, "input_kernel"),
         )
         self.context_kernel = self.add_weight(
             name="context_kernel",
             shape=(context_dim, gate_units),
-            initializer=self.kernel_initializer,
+            initializer=distinct(self.kernel_initializer, "context_kernel"),
         )
         self.recurrent_kernel = self.add_weight(
             name="recurrent_kernel",

@@ -1,5 +1,16 @@
-"""Initial values drawn in float32 for half-precision variables.
+"""How the layers initialise their weights.
 
+`distinct` gives every weight that shares one initializer argument values
+of its own. Keras fixes the seed of an unseeded random initializer when
+the initializer is made, so one instance called for two weights of the
+same shape returns the same values, and for two shapes with one side in
+common, correlated ones (the first rows of the larger draw repeat the
+smaller one, scaled). Before `distinct`, `BahdanauAttention` started with
+`W_a == U_a` whenever the query and values sizes matched, `v_a` followed
+the same draw, and the decoder's embedding and context kernels were the
+same values scaled.
+
+`Float32Initializer` draws in float32 for half-precision variables.
 Keras' `orthogonal` initializer (the default recurrent initializer of
 Keras' RNNs and of `AttentiveDecoder`) takes a QR decomposition, which
 neither TensorFlow nor JAX offers in bfloat16, and JAX not in float16:
@@ -11,6 +22,8 @@ variable dtype. The layers wrap their recurrent initializers with it only
 for float16 and bfloat16 variables, so under the float32 and mixed
 policies the initial values stay exactly what Keras' initializer gives.
 """
+
+import zlib
 
 import keras
 from keras import ops
@@ -65,3 +78,42 @@ def for_variable_dtype(initializer, variable_dtype: str):
     if variable_dtype in ("float16", "bfloat16"):
         return Float32Initializer(initializer)
     return initializer
+
+
+def distinct(initializer, name: str):
+    """A copy of `initializer` that draws values of its own for `name`.
+
+    An unseeded random initializer is copied from its config, which gives
+    the copy a fresh default seed (reproducible under
+    `keras.utils.set_random_seed`). An integer seed `s` becomes a seed
+    derived from `s` and `name`, so a seeded initializer still gives the
+    same weights on every run but different ones to each weight. A
+    `keras.random.SeedGenerator` seed advances on every draw already, and
+    initializers without a seed (`zeros`, `Constant`...) give the same
+    values to every weight by design: both are returned as they are.
+
+    Args:
+        initializer: a Keras initializer or its identifier.
+        name: the weight's name, unique among the weights that share
+            `initializer`.
+
+    Returns:
+        A Keras initializer.
+
+    Example:
+
+    >>> import keras
+    >>> init = keras.initializers.GlorotUniform()
+    >>> a = distinct(init, "W_a")((4, 4))
+    >>> b = distinct(init, "U_a")((4, 4))
+    >>> bool(keras.ops.all(a == b))
+    False
+    """
+    initializer = keras.initializers.get(initializer)
+    config = initializer.get_config()
+    seed = config.get("seed", False)
+    if seed is False or isinstance(seed, dict):
+        return initializer
+    if seed is not None:
+        config["seed"] = zlib.crc32(f"{seed}/{name}".encode()) % 2**31
+    return initializer.__class__.from_config(config)
