@@ -125,7 +125,6 @@ def test_precompute_keys_needs_built_layer():
         kb.BahdanauAttention(UNITS).precompute_keys(np.ones((B, TV, DV)))
 
 
-
 # --------------------------------------------------------- initial values
 @pytest.mark.parametrize("initializer", [
     "glorot_uniform",
@@ -154,6 +153,7 @@ def test_seeded_initializer_gives_the_same_weights_every_time():
     keras.utils.set_random_seed(2)
     for a, b in zip(first, weights()):
         np.testing.assert_array_equal(a, b)
+
 
 # ----------------------------------------------------------------- shapes
 @pytest.mark.parametrize("rank", [2, 3])

@@ -7,8 +7,8 @@ same shape returns the same values, and for two shapes with one side in
 common, correlated ones (the first rows of the larger draw repeat the
 smaller one, scaled). Before `distinct`, `BahdanauAttention` started with
 `W_a == U_a` whenever the query and values sizes matched, `v_a` followed
-the same draw, and the decoder's embedding and context kernels were the
-same values scaled.
+the same draw, and the decoder's input (embedding-side) and context
+kernels were the same values scaled.
 
 `Float32Initializer` draws in float32 for half-precision variables.
 Keras' `orthogonal` initializer (the default recurrent initializer of
