@@ -397,7 +397,9 @@ def test_new_trials_counts_the_interrupted_trial_run_again(pairs, tmp_path):
 @pytest.mark.parametrize(
     "seed, error, match",
     [
-        (None, TypeError, r"`seed` must be an int\. Received: seed=None"),
+        (None, TypeError,
+         r"`seed` must be an int: it fixes the validation split and every "
+         r"trial, .*Received: seed=None"),
         (1.5, TypeError, r"`seed` must be an int\. Received: seed=1\.5"),
         (keras.random.SeedGenerator(1), TypeError,
          "`seed` must be an int: it reseeds"),

@@ -18,7 +18,9 @@ def check_positive_int(name: str, value, example: str) -> None:
         )
 
 
-def check_seed(seed, generator: bool = True, allow_none: bool = True):
+def check_seed(
+    seed, generator: bool = True, allow_none: bool = True, why_int: str = ""
+):
     """`seed` as an int in `[0, 2**32)`, `None`, or a `SeedGenerator`.
 
     Args:
@@ -28,6 +30,8 @@ def check_seed(seed, generator: bool = True, allow_none: bool = True):
             `keras.utils.set_random_seed`).
         allow_none: whether `None` (no fixed seed) is accepted; the
             messages name only what is accepted.
+        why_int: where `None` is refused, why the caller needs a fixed
+            seed; the message for `seed=None` gives it.
 
     Raises:
         TypeError: a seed that is not an integer (bools included), a
@@ -45,8 +49,14 @@ def check_seed(seed, generator: bool = True, allow_none: bool = True):
             "`keras.utils.set_random_seed`. Received a SeedGenerator. Pass "
             "e.g. seed=0."
         )
-    if seed is None and allow_none:
-        return seed
+    if seed is None:
+        if allow_none:
+            return seed
+        reason = f": {why_int}" if why_int else ""
+        raise TypeError(
+            f"`seed` must be an int{reason}. Received: seed=None. Pass e.g. "
+            "seed=42."
+        )
     if isinstance(seed, (bool, np.bool_)) or not isinstance(
         seed, numbers.Integral
     ):

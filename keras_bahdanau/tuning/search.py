@@ -336,9 +336,14 @@ def run_search(
     check_choice("objective", objective, OBJECTIVES)
     check_positive_int("max_trials", max_trials, "max_trials=10")
     check_positive_int("epochs", epochs, "epochs=5")
-    # Before anything is written to `out`. An int, as it fixes the split
-    # and every trial.
-    seed = check_seed(seed, generator=False, allow_none=False)
+    # Before anything is written to `out`.
+    seed = check_seed(
+        seed, generator=False, allow_none=False,
+        why_int=(
+            "it fixes the validation split and every trial, so that a "
+            "resumed search continues the same trials"
+        ),
+    )
     check_choice("preset", preset, sorted(SEARCH_SPACES))
     check_positive_int("batch_size", batch_size, "batch_size=64")
     check_positive_int("max_length", max_length, "max_length=40")
