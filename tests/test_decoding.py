@@ -451,6 +451,20 @@ def test_top_p_keeps_smallest_nucleus():
     assert set(np.unique(tokens)) == {IDS["a"], IDS["b"], IDS["c"]}
 
 
+def test_top_p_keeps_lowest_ids_when_probabilities_tie():
+    # a, b and c tie at 0.3: a nucleus of 0.5 needs two of them, and takes
+    # the two lowest ids, not the whole tied group (as top_k would).
+    scripted = ScriptedModel(
+        {"": {"a": 0.3, "b": 0.3, "c": 0.3, "$": 0.1}}
+    )
+    tokens = _sample_first_tokens(scripted, top_p=0.5)
+    assert set(np.unique(tokens)) == {IDS["a"], IDS["b"]}
+    assert abs(np.mean(tokens == IDS["a"]) - 0.5) < 0.04
+    # A nucleus the first token fills alone keeps that token only.
+    tokens = _sample_first_tokens(scripted, top_p=0.2)
+    assert set(np.unique(tokens)) == {IDS["a"]}
+
+
 def test_top_k_samples_only_top_k():
     scripted = ScriptedModel(
         {"": {"a": 0.3, "b": 0.4, "c": 0.2, "$": 0.1}}
@@ -647,6 +661,25 @@ def test_n_best_holds_only_finished_hypotheses():
     np.testing.assert_array_equal(out["beam_tokens"][0, 1], PAD)
 
 
+@pytest.mark.parametrize("alpha", [0.0, 0.6])
+def test_beam_n_best_does_not_depend_on_the_batch(alpha):
+    # Row 1 can stop early; in the batch its neighbours run on to
+    # max_length. Its n-best list must stay what it is alone (it once
+    # gained the truncated beams of the steps run for the neighbours).
+    model = tiny_model()
+    settings = {"strategy": "beam", "beam_size": 3, "length_penalty": alpha,
+                "max_length": 6}
+    batch = model.generate(SOURCE, **settings)
+    for row in range(len(SOURCE)):
+        alone = model.generate(SOURCE[row:row + 1], **settings)
+        np.testing.assert_array_equal(
+            batch["beam_tokens"][row], alone["beam_tokens"][0]
+        )
+        np.testing.assert_allclose(
+            batch["beam_scores"][row], alone["beam_scores"][0], atol=1e-5
+        )
+
+
 def test_length_penalty_prefers_longer_outputs():
     # "$": 0.4; "a$": 0.6 * 0.6 = 0.36. Raw scores pick "$", and
     # log(0.36) / (7 / 6) > log(0.4) / 1 picks "a$" with alpha = 1.
@@ -750,9 +783,63 @@ def test_bad_source_raises(model, source, match):
 
 
 @pytest.mark.parametrize(
+    "source, error, match",
+    [
+        ([[3, 4, 5], [6, 7]], ValueError,
+         r"`source_ids` must be rectangular.*lengths \[2, 3\].*Pad the "
+         r"rows"),
+        (None, TypeError, r"`source_ids` must be an int array.*Received: "
+         r"source_ids=None"),
+    ],
+    ids=["ragged", "none"],
+)
+def test_source_that_is_no_array_raises(model, source, error, match):
+    with pytest.raises(error, match=match):
+        model.generate(source, max_length=3)
+
+
+def test_coverage_penalty_without_attention_raises():
+    model = kb.build_model(9, 6, preset="tiny", attention=None)
+    with pytest.raises(ValueError, match=r"`coverage_penalty` needs "
+                       r"attention weights.*attention=None.*Received: "
+                       r"coverage_penalty=0\.2"):
+        model.generate(SOURCE, max_length=3, strategy="beam",
+                       coverage_penalty=0.2)
+    out = model.generate(SOURCE, max_length=3, strategy="beam")
+    assert np.isfinite(out["scores"]).all()
+
+
+def test_strategy_registered_again_gets_its_own_function(model):
+    # A notebook cell that defines a strategy is edited and run again:
+    # the model must not keep the first class's compiled search.
+    name = "test_second_best_then_fixed"
+    try:
+        @decoding.register(name)
+        class SecondBest(decoding.TokenByTokenStrategy):
+            def choose(self, logits, noise):
+                return ops.cast(ops.top_k(logits, 2)[1][:, 1], "int32")
+
+        first = model.generate(SOURCE, max_length=3, strategy=name)
+
+        @decoding.register(name)
+        class Fixed(decoding.TokenByTokenStrategy):
+            def choose(self, logits, noise):
+                return ops.full((ops.shape(logits)[0],), 4, "int32")
+
+        again = model.generate(SOURCE, max_length=3, strategy=name)
+    finally:
+        decoding.base._REGISTRY.pop(name, None)
+    assert not (first["tokens"] == 4).all()
+    np.testing.assert_array_equal(again["tokens"], 4)
+
+
+@pytest.mark.parametrize(
     "settings, match",
     [
         ({"strategy": "beam", "beam_size": 0}, "`beam_size` must be an int"),
+        ({"strategy": "beam", "coverage_penalty": 1e9},
+         r"`coverage_penalty` must be at most 1000 .*Received: "
+         r"coverage_penalty=1000000000\.0"),
         ({"strategy": "sampling", "top_p": 0.0}, r"`top_p` must .*\(0, 1\]"),
         ({"strategy": "sampling", "top_p": 1.5}, r"`top_p` must .*\(0, 1\]"),
         ({"strategy": "sampling", "temperature": 0}, "`temperature`.*> 0"),

@@ -154,8 +154,13 @@ class DecodingStrategy:
         return logits
 
     def cache_key(self) -> tuple:
-        """Hashable settings: one compiled function per distinct key."""
-        return (self.name,) + tuple(sorted(vars(self).items()))
+        """Hashable settings: one compiled function per distinct key.
+
+        The class is part of the key: a strategy registered again under
+        the same name (an edited notebook cell run again) gets its own
+        compiled function, not the old class's.
+        """
+        return (type(self), self.name) + tuple(sorted(vars(self).items()))
 
     def noise(self, batch: int, max_length: int, seed):
         """Random numbers the search consumes (None when deterministic)."""

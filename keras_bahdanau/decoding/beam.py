@@ -17,6 +17,10 @@ from keras_bahdanau.layers.probability import LARGE_NEGATIVE
 
 # Coverage below this is clipped before the log (a position never attended).
 _MIN_COVERAGE = 1e-10
+# The largest beta: its penalty, at most beta * log(1e-10) = -23 beta per
+# source position, stays far above LARGE_NEGATIVE for sources of up to
+# 20,000 positions.
+_MAX_COVERAGE_PENALTY = 1000.0
 
 
 def length_penalty(length, alpha: float):
@@ -60,10 +64,12 @@ class BeamSearch(DecodingStrategy):
     outside those `beam_size` is dropped, even when its penalised score
     would beat the finished set: a narrow beam can miss a short output. The
     finished set keeps its best `beam_size` entries and is never
-    overwritten by live ones. The loop stops when no live beam can still
-    beat the best finished one (an exact bound: log-probabilities only
-    fall) or at `max_length`, where the live beams are finished as they
-    are. With `length_penalty=0` and a beam at least as wide as the number
+    overwritten by live ones. A sentence's search stops when none of its
+    live beams can still beat its best finished one (an exact bound:
+    log-probabilities only fall), so its n-best list does not depend on
+    the other sentences of the batch; the loop ends when every sentence
+    has stopped or at `max_length`, where the live beams are finished as
+    they are. With `length_penalty=0` and a beam at least as wide as the number
     of live hypotheses the search is exact; `beam_size=1` is greedy search.
     The first step, where every sentence has one hypothesis, runs on the
     batch rows alone (1.04x per beam-5 call at batch 64); the
@@ -72,7 +78,7 @@ class BeamSearch(DecodingStrategy):
     Args:
         beam_size: number of beams, >= 1.
         length_penalty: finite alpha >= 0 (0: raw log-probabilities).
-        coverage_penalty: finite beta >= 0 (0: off).
+        coverage_penalty: beta in [0, 1000] (0: off).
         no_repeat_ngram_size: None or n >= 1: no hypothesis repeats an
             n-gram of its own.
 
@@ -121,6 +127,14 @@ class BeamSearch(DecodingStrategy):
                     f"`{name}` must be a finite number >= 0, e.g. "
                     f"{name}=0.6. Received: {name}={value!r}."
                 )
+        if coverage_penalty > _MAX_COVERAGE_PENALTY:
+            # Beyond it a penalised score can fall below the empty slots'
+            # LARGE_NEGATIVE, and padding would win the n-best list.
+            raise ValueError(
+                "`coverage_penalty` must be at most "
+                f"{_MAX_COVERAGE_PENALTY:g} (GNMT used 0.2). Received: "
+                f"coverage_penalty={coverage_penalty!r}."
+            )
         self.beam_size = int(beam_size)
         self.length_penalty = float(length_penalty)
         self.coverage_penalty = float(coverage_penalty)
@@ -165,16 +179,28 @@ class BeamSearch(DecodingStrategy):
             for name, value in cache.items()
         }
 
-        def cond(t, prev, state, alive, done):
+        def searching(alive, done):
+            # Whether a live beam of each sentence can still beat its best
+            # finished one (an exact bound: log-probabilities only fall).
             best_done = ops.max(done[0], axis=1)
             bound = ops.max(alive[0], axis=1) / length_penalty(
                 max_length, alpha
             )
+            return best_done < bound
+
+        def cond(t, prev, state, alive, done):
             return ops.logical_and(
-                t < max_length, ops.any(best_done < bound)
+                t < max_length, ops.any(searching(alive, done))
             )
 
         def body(t, prev, state, alive, done):
+            # A sentence whose search has ended stops here, as it would
+            # alone: its live beams are dropped, so no later step adds to
+            # its n-best list while other sentences go on.
+            stopped = ops.logical_not(searching(alive, done))
+            alive = (
+                ops.where(stopped[:, None], LARGE_NEGATIVE, alive[0]),
+            ) + tuple(alive[1:])
             prev, state, alive, done = step(
                 t, prev, state, alive, done, cache, None
             )
@@ -184,8 +210,9 @@ class BeamSearch(DecodingStrategy):
             cond, body, (1, prev, state, alive, done)
         )
         # Live beams left at max_length are finished as they are
-        # (truncated); after an early stop they are unfinished prefixes
-        # and stay out of the n-best list.
+        # (truncated); after an early stop (of the loop, or of a sentence:
+        # its beams were dropped) they are unfinished prefixes and stay out
+        # of the n-best list.
         alive_logp, alive_seq, alive_cov, alive_align = alive
         alive_score = alive_logp / length_penalty(t, alpha)
         if beta:

@@ -30,7 +30,8 @@ class RandomSampling(TokenByTokenStrategy):
 
     The logits are divided by `temperature`, restricted to the `top_k` most
     likely tokens and then to the smallest set whose probability reaches
-    `top_p` (the most likely token always stays). A token is drawn by
+    `top_p` (the most likely token always stays; of tokens tied at the
+    edge, the lowest ids enter first, as in `top_k`). A token is drawn by
     inverting the cumulative distribution with one uniform number per row
     and step; the numbers are drawn up front from `seed`, so the same seed
     gives the same samples on every backend run. `top_k=1` is greedy (ties
@@ -136,12 +137,7 @@ class RandomSampling(TokenByTokenStrategy):
             logits = ops.where(drop, LARGE_NEGATIVE, logits)
         probs = ops.softmax(logits, axis=-1)
         if self.top_p is not None and self.top_p < 1.0:
-            sorted_probs = ops.flip(ops.sort(probs, axis=-1), axis=-1)
-            before = ops.cumsum(sorted_probs, axis=-1) - sorted_probs
-            # The smallest probability still inside the nucleus.
-            inside = ops.where(before < self.top_p, sorted_probs, 2.0)
-            threshold = ops.min(inside, axis=-1, keepdims=True)
-            probs = ops.where(probs < threshold, 0.0, probs)
+            probs = self._nucleus(probs)
         # The first id of positive probability whose cumulative mass passes
         # the target. Not a count of `cumulative <= target`: a cumsum is not
         # monotonic on every backend (JAX adds in a tree order), so a count
@@ -156,3 +152,35 @@ class RandomSampling(TokenByTokenStrategy):
         # positive probability.
         last = ops.max(ops.where(positive, position, -1), axis=-1)
         return ops.where(first_hit < vocab, first_hit, last)
+
+    def _nucleus(self, probs):
+        """`probs` with all but the smallest top-`top_p` set zeroed.
+
+        The set is the n most likely ids, n the fewest whose mass reaches
+        `top_p`; ids of equal probability enter lowest id first (as in
+        `top_k`), so a tie at the edge does not take the whole tied group
+        in (under bfloat16, 8000 logits hold only ~1,700 distinct values).
+
+        Args:
+            probs: float32 `(batch, vocab)` probabilities.
+
+        Returns:
+            `probs` with the ids outside the nucleus at exactly 0.
+        """
+        sorted_probs = ops.flip(ops.sort(probs, axis=-1), axis=-1)
+        before = ops.cumsum(sorted_probs, axis=-1) - sorted_probs
+        inside = before < self.top_p  # the first position always is
+        keep = ops.sum(ops.cast(inside, "int32"), axis=-1, keepdims=True)
+        # The smallest probability inside, and how many ids tied at it fit.
+        threshold = ops.min(
+            ops.where(inside, sorted_probs, 2.0), axis=-1, keepdims=True
+        )
+        above = probs > threshold
+        room = keep - ops.sum(ops.cast(above, "int32"), axis=-1,
+                              keepdims=True)
+        tied = probs == threshold
+        tie_rank = ops.cumsum(ops.cast(tied, "int32"), axis=-1)
+        kept = ops.logical_or(
+            above, ops.logical_and(tied, tie_rank <= room)
+        )
+        return ops.where(kept, probs, 0.0)

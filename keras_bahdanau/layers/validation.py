@@ -180,9 +180,28 @@ def check_token_ids(name: str, ids, vocab_size: int) -> None:
     `compilation.concrete_value`).
 
     Raises:
-        TypeError: float or bool ids (a cast would truncate them).
-        ValueError: an id below 0 or at least `vocab_size`.
+        TypeError: `None`, or float or bool ids (a cast would truncate
+            them).
+        ValueError: rows of different lengths, or an id below 0 or at
+            least `vocab_size`.
     """
+    if ids is None:
+        raise TypeError(
+            f"`{name}` must be an int array of token ids, e.g. "
+            f"np.array([[4, 5, 6]]). Received: {name}=None."
+        )
+    if isinstance(ids, (list, tuple)):
+        try:
+            ids = np.asarray(ids)
+        except ValueError:  # NumPy refuses ragged nested lists
+            lengths = sorted({
+                len(row) for row in ids if isinstance(row, (list, tuple))
+            })
+            raise ValueError(
+                f"`{name}` must be rectangular: every row the same length. "
+                f"Received rows of lengths {lengths}. Pad the rows to one "
+                "length with the padding id (`pad_id`, 0 by default)."
+            ) from None
     values = concrete_value(ids)
     if values is None:
         return

@@ -256,14 +256,17 @@ class AttentionSeq2Seq(keras.Model):
             beam_size: beams for `"beam"`.
             length_penalty: GNMT alpha for `"beam"`: scores are divided by
                 `((5 + length) / 6) ** alpha`.
-            coverage_penalty: GNMT beta for `"beam"`.
+            coverage_penalty: GNMT beta in [0, 1000] for `"beam"`; needs
+                attention (not for a model with `attention=None`).
             temperature: softmax temperature for `"sampling"`.
             top_k: sample among the k most likely tokens.
             top_p: nucleus sampling mass in (0, 1].
             seed: int seed in `[0, 2**32)` (or a
                 `keras.random.SeedGenerator`); the same seed gives the same
-                samples on the same backend (TensorFlow and JAX draw
-                different numbers from one seed).
+                samples for the same batch on the same backend (TensorFlow
+                and JAX draw different numbers from one seed; one number is
+                drawn per row and step, so a sentence sampled in another
+                batch size gets other numbers).
             return_alignments: also return the attention weights.
             no_repeat_ngram_size: None (off) or n >= 1, for every
                 strategy: never emit a token that would repeat an n-gram
@@ -282,9 +285,10 @@ class AttentionSeq2Seq(keras.Model):
             `(batch, beam_size, max_length)` and `"beam_scores"`.
 
         Raises:
-            ValueError: empty batch, zero-length source, wrong rank, ids
-                outside `[0, source_vocab_size)`, or bad strategy settings.
-            TypeError: non-integer `source_ids`.
+            ValueError: empty batch, zero-length source, rows of
+                different lengths, wrong rank, ids outside
+                `[0, source_vocab_size)`, or bad strategy settings.
+            TypeError: `None` or non-integer `source_ids`.
         """
         check_token_ids("source_ids", source_ids, self.source_vocab_size)
         seed = check_seed(seed)
@@ -340,6 +344,15 @@ class AttentionSeq2Seq(keras.Model):
         if isinstance(max_length, np.integer):
             max_length = int(max_length)
         check_positive_int("max_length", max_length, "max_length=50")
+        if self.attention is None and settings.get("coverage_penalty"):
+            # Without attention every alignment is zero: the penalty would
+            # add the same meaningless -beta * n * log(1e-10) to all scores.
+            raise ValueError(
+                "`coverage_penalty` needs attention weights, and this "
+                "model has attention=None. Received: coverage_penalty="
+                f"{settings['coverage_penalty']!r}. Leave coverage_penalty "
+                "at 0.0 for this model."
+            )
         return decoding.get(strategy, **settings), max_length
 
     def check_generate_settings(self, **settings) -> None:
