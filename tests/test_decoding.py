@@ -809,6 +809,18 @@ def test_coverage_penalty_without_attention_raises():
     assert np.isfinite(out["scores"]).all()
 
 
+def test_step_contract_builds_an_unbuilt_model():
+    # encode + decode_step is the contract custom decoders use; on a fresh
+    # model it once failed with an AttributeError deep in the decoder.
+    model = kb.build_model(9, 6, preset="tiny")
+    state, cache = model.encode(SOURCE)
+    logits, _, weights = model.decode_step(
+        np.full((len(SOURCE),), START, "int32"), state, cache
+    )
+    assert tuple(logits.shape) == (len(SOURCE), 6)
+    assert tuple(weights.shape) == SOURCE.shape
+
+
 def test_strategy_registered_again_gets_its_own_function(model):
     # A notebook cell that defines a strategy is edited and run again:
     # the model must not keep the first class's compiled search.

@@ -219,9 +219,12 @@ class AttentionSeq2Seq(keras.Model):
 
         Returns:
             `(state, cache)` as `AttentiveDecoder.prepare` returns them.
+            An unbuilt model is built first (as `generate` does).
         """
         check_token_ids("source_ids", source_ids, self.source_vocab_size)
         source_ids = ops.convert_to_tensor(source_ids, "int32")
+        if not self.built:
+            self.build((source_ids.shape, (source_ids.shape[0], 1)))
         memory = self.encoder(source_ids, training=training)
         memory_mask = ops.not_equal(source_ids, self.pad_id)
         return self.decoder.prepare(memory, memory_mask)
