@@ -3,12 +3,19 @@
 Exit status 0 on success; 2 with one line on stderr naming the problem for
 user errors (missing or empty file, bad columns, missing or unreadable model,
 unknown preset, bad argument, `--out` that is a file, stdin that is not
-UTF-8, no pair within `--max-length`). Results go to stdout, logs and
-progress to stderr (except the Keras progress bars of `train` and `demo`, on
-stdout).
+UTF-8, no pair within `--max-length`, a resumed run given other settings
+than those in `--out`). Results go to stdout, logs and progress to stderr
+(except the Keras progress bars of `train` and `demo`, on stdout). Both are
+written as UTF-8 whatever the locale, as stdin is read.
+
+`train` and `demo` resume the run in `--out` when it holds one. A fresh run
+saves its settings (and a digest of its pairs) in `train_args.json` there;
+a resume must be given the same ones, only `--epochs` may change.
 """
 
 import argparse
+import codecs
+import hashlib
 import json
 import os
 import sys
@@ -26,6 +33,20 @@ DEMO_BATCH_SIZE = 32
 # pieces score best on held-out data (8,000 gave chrF 9 instead of 17).
 DEMO_VOCAB_SIZE = 1000
 TRAIN_ARGS_FILENAME = "train_args.json"
+# The settings in TRAIN_ARGS_FILENAME that a resume must repeat, with their
+# options. `--epochs` is not one: a larger value trains the run on. The
+# pairs (after `--reverse` and `--max-pairs`) are saved as `num_pairs` and
+# `pairs_sha256`.
+RUN_OPTIONS = (
+    ("preset", "--preset"),
+    ("seed", "--seed"),
+    ("validation_split", "--validation-split"),
+    ("max_length", "--max-length"),
+    ("vocab_size", "--vocab-size"),
+    ("batch_size", "--batch-size"),
+    ("source_lang", "--source-lang"),
+    ("target_lang", "--target-lang"),
+)
 # `keras.utils.set_random_seed` (NumPy) takes seeds in [0, 2**32).
 MAX_SEED = 2**32
 
@@ -47,12 +68,32 @@ def _one_line(error: BaseException) -> str:
     return " ".join(str(error).split())
 
 
-def _length_hint(error: BaseException, max_length: int) -> str:
-    """`error` on one line, naming `--max-length` when no pair fit it."""
+def _length_hint(
+    error: BaseException, max_length: int, out=None, translator=None
+) -> str:
+    """`error` on one line, with the fix when no pair fit the length limits.
+
+    Args:
+        error: the error of training or of the search.
+        max_length: the `--max-length` given.
+        out: the `--out` directory of a resumed run, else `None`.
+        translator: the resumed `Translator` (its limits were fixed by the
+            run in `out`), else `None`: `--max-length` set the limits.
+
+    Returns:
+        The message on one line.
+    """
     message = _one_line(error)
-    if "length limits" in message:
-        message += f" Pass a larger --max-length (now {max_length})."
-    return message
+    if "length limits" not in message:
+        return message
+    if translator is None:
+        return message + f" Pass a larger --max-length (now {max_length})."
+    return message + (
+        f" The run in --out {out!r} fixed the limits at max_source_length="
+        f"{translator.max_source_length} and max_target_length="
+        f"{translator.max_target_length} sub-words; a resume keeps them. "
+        "Train a new run in another --out with a larger --max-length."
+    )
 
 
 def _load_pairs(path: str, reverse: bool = False) -> list:
@@ -183,6 +224,70 @@ def _check_preset(preset: str) -> None:
         )
 
 
+def _pairs_digest(pairs) -> str:
+    """The sha256 (hex) of `pairs` as JSON: the same pairs in the same
+    order give the same digest."""
+    text = json.dumps([list(pair) for pair in pairs], ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _check_run_settings(out: str, settings: dict) -> None:
+    """Raises `UserError` when the run in `out` was started with other
+    settings than `settings` (see `RUN_OPTIONS`).
+
+    A run without `TRAIN_ARGS_FILENAME` (written by an older version)
+    passes: there is nothing to compare.
+
+    Args:
+        out: the `--out` directory, holding a run.
+        settings: this command's settings, as `_train` saves them.
+
+    Raises:
+        UserError: the settings file cannot be read, or an option or the
+            pairs differ; the message names each difference, saved and
+            given, and the fix.
+    """
+    from keras_bahdanau.jsonfile import read_json
+
+    path = os.path.join(out, TRAIN_ARGS_FILENAME)
+    if not os.path.isfile(path):
+        return
+    try:
+        saved = read_json(path)
+        problem = None if isinstance(saved, dict) else "not a JSON object"
+    except (OSError, ValueError) as error:
+        problem = _one_line(error)
+    if problem is not None:
+        raise UserError(
+            f"{path!r} must hold the run's settings as a JSON object. "
+            f"Received: {problem}. Delete the file to resume without "
+            "comparing the settings, or choose another --out."
+        )
+    differences = [
+        f"{option} saved {saved[key]!r}, given {settings[key]!r}"
+        for key, option in RUN_OPTIONS
+        if key in saved and saved[key] != settings[key]
+    ]
+    if any(
+        key in saved and saved[key] != settings[key]
+        for key in ("num_pairs", "pairs_sha256")
+    ):
+        differences.append(
+            "the pairs (--data, --reverse, --max-pairs) saved "
+            f"{saved.get('num_pairs')} pair(s) with sha256 "
+            f"{str(saved.get('pairs_sha256'))[:12]}..., given "
+            f"{settings['num_pairs']} pair(s) with sha256 "
+            f"{settings['pairs_sha256'][:12]}..."
+        )
+    if differences:
+        raise UserError(
+            f"--out {out!r} holds a run started with other settings, and a "
+            f"resume must repeat them: {'; '.join(differences)}. Pass the "
+            "saved options again (only --epochs may change), or choose "
+            "another --out for a new run."
+        )
+
+
 def _train(
     pairs,
     out: str,
@@ -197,27 +302,74 @@ def _train(
     verbose=None,
     vocab_size: int = 8000,
 ):
-    """Trains (or resumes) a translator in `out`; returns it."""
+    """Trains (or resumes) a translator in `out`; returns it.
+
+    A fresh run writes its settings to `out/TRAIN_ARGS_FILENAME` before it
+    trains; a resume compares them with the given ones first.
+
+    Args:
+        pairs: the `(source, target)` pairs, after `--reverse` and
+            `--max-pairs`.
+        out: the run directory (`--out`).
+        preset: the model preset of a fresh run.
+        epochs: the total number of epochs (may grow between runs).
+        batch_size: the batch size.
+        validation_split: the fraction of `pairs` held out.
+        seed: the seed of the split, the shuffles and the weights.
+        source_lang: the source language code, or `None`.
+        target_lang: the target language code, or `None`.
+        max_length: the sub-word length limit of both sides (fresh run).
+        verbose: Keras' verbosity; `None`: bars on a terminal, else lines.
+        vocab_size: the largest vocabulary per side (fresh run).
+
+    Returns:
+        The trained `Translator`.
+
+    Raises:
+        UserError: `out` holds a run started with other settings, its
+            translator cannot be loaded, the pairs cannot be split, or
+            training rejects the pairs or settings (e.g. no pair within
+            the length limits).
+    """
     import keras
 
     from keras_bahdanau import training
     from keras_bahdanau.data import split_pairs
+    from keras_bahdanau.jsonfile import write_json
     from keras_bahdanau.translator import Translator
     from keras_bahdanau.translator_files import holds_translator
 
+    settings = {
+        "preset": preset,
+        "seed": seed,
+        "validation_split": validation_split,
+        "max_length": max_length,
+        "vocab_size": vocab_size,
+        "batch_size": batch_size,
+        "source_lang": source_lang,
+        "target_lang": target_lang,
+        "num_pairs": len(pairs),
+        "pairs_sha256": _pairs_digest(pairs),
+    }
     keras.utils.set_random_seed(seed)
     if verbose is None:
         # Progress bars on a terminal, one line per epoch in a log file.
         verbose = 1 if sys.stdout.isatty() else 2
     state = training.read_state(out)
+    if state:
+        _check_run_settings(out, settings)
+    resumed = None  # the loaded translator of a resumed run
     if state and holds_translator(out):
         try:
-            translator = Translator.load(out)
+            translator = resumed = Translator.load(out)
         except (FileNotFoundError, ValueError) as error:
             raise UserError(_one_line(error)) from None
-        train, validation, _ = split_pairs(
-            pairs, validation_split=validation_split, seed=seed
-        )
+        try:
+            train, validation, _ = split_pairs(
+                pairs, validation_split=validation_split, seed=seed
+            )
+        except ValueError as error:  # e.g. too few pairs to split
+            raise UserError(_one_line(error)) from None
         translator.train_pairs, translator.validation_pairs = train, validation
         done = state.get("completed_epochs", 0)
         # A run stopped before its end of training is ended by fit below.
@@ -244,6 +396,9 @@ def _train(
             )
         except ValueError as error:
             raise UserError(_one_line(error)) from None
+        if not out.endswith(".keras"):  # fit rejects it below
+            os.makedirs(out, exist_ok=True)
+            write_json(os.path.join(out, TRAIN_ARGS_FILENAME), settings)
         _log(
             f"{len(translator.train_pairs)} training and "
             f"{len(translator.validation_pairs)} validation pairs; "
@@ -259,7 +414,9 @@ def _train(
             verbose=verbose,
         )
     except ValueError as error:
-        raise UserError(_length_hint(error, max_length)) from None
+        raise UserError(
+            _length_hint(error, max_length, out, resumed)
+        ) from None
     return translator
 
 
@@ -556,15 +713,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: "list[str] | None" = None) -> int:
-    """Runs the command line; returns the exit status.
+def _to_utf8(stream):
+    """Reconfigures the text `stream` to write UTF-8 (keeping its error
+    handler) when it can; returns a function that restores its encoding."""
+    try:
+        encoding = stream.encoding
+        if codecs.lookup(encoding).name == "utf-8":
+            return lambda: None
+        stream.reconfigure(encoding="utf-8", errors=stream.errors)
+    # No reconfigure (e.g. a notebook's stream), or a closed stream.
+    except (AttributeError, LookupError, OSError, TypeError, ValueError):
+        return lambda: None
 
-    Args:
-        argv: arguments without the program name (default `sys.argv[1:]`).
+    def undo():
+        try:
+            stream.reconfigure(encoding=encoding, errors=stream.errors)
+        except (OSError, ValueError):
+            pass
 
-    Returns:
-        0 on success, 2 on a user error (one line on stderr).
-    """
+    return undo
+
+
+def _main(argv) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -577,6 +747,28 @@ def main(argv: "list[str] | None" = None) -> int:
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
+
+
+def main(argv: "list[str] | None" = None) -> int:
+    """Runs the command line; returns the exit status.
+
+    stdout and stderr are written as UTF-8 whatever the locale (e.g.
+    `PYTHONIOENCODING=cp1252`) while `main` runs, as stdin is read:
+    Devanagari or CJK output cannot fail to encode. Their encodings are
+    restored on return.
+
+    Args:
+        argv: arguments without the program name (default `sys.argv[1:]`).
+
+    Returns:
+        0 on success, 2 on a user error (one line on stderr).
+    """
+    restore = [_to_utf8(sys.stdout), _to_utf8(sys.stderr)]
+    try:
+        return _main(argv)
+    finally:
+        for undo in restore:
+            undo()
 
 
 if __name__ == "__main__":

@@ -365,3 +365,150 @@ def test_translate_stdin_bytes(model_dir, capsys, monkeypatch):
     stdin(b"1 2 3\n4 \xff 5\n")
     line = _error(capsys, ["translate", "--model", out])
     assert "stdin line 2 is not valid UTF-8" in line
+
+
+def _copy_run(model_dir, tmp_path, keep_train_args=True):
+    import shutil
+
+    out, _ = model_dir
+    copy = str(tmp_path / "copy")
+    shutil.copytree(out, copy)
+    settings = os.path.join(copy, cli.TRAIN_ARGS_FILENAME)
+    if not keep_train_args and os.path.exists(settings):
+        os.remove(settings)  # as a run of a version without the file
+    return copy
+
+
+def test_train_saves_its_settings(model_dir):
+    out, data = model_dir
+    with open(os.path.join(out, cli.TRAIN_ARGS_FILENAME)) as f:
+        saved = json.load(f)
+    assert {key: saved[key] for key, _ in cli.RUN_OPTIONS} == {
+        "preset": "tiny", "seed": 0, "validation_split": 0.1,
+        "max_length": 8, "vocab_size": 8000, "batch_size": 16,
+        "source_lang": None, "target_lang": None,
+    }
+    # load_pairs drops repeated pairs.
+    assert saved["num_pairs"] == len(kb.load_pairs(data))
+    assert len(saved["pairs_sha256"]) == 64
+
+
+def test_error_resume_with_other_settings(model_dir, tmp_path, capsys):
+    # The run used to resume with the old tokenizers on reversed pairs,
+    # ignoring every changed option, exit 0.
+    _, data = model_dir
+    count = len(kb.load_pairs(data))
+    copy = _copy_run(model_dir, tmp_path)
+    line = _error(capsys, [
+        "train", "--data", data, "--out", copy, "--preset", "small",
+        "--epochs", "3", "--reverse", "--seed", "5", "--max-length", "30",
+        "--vocab-size", "50", "--batch-size", "16",
+    ])
+    assert f"--out {copy!r} holds a run started with other settings" in line
+    assert "--preset saved 'tiny', given 'small'" in line
+    assert "--seed saved 0, given 5" in line
+    assert "--max-length saved 8, given 30" in line
+    assert "--vocab-size saved 8000, given 50" in line
+    assert (
+        f"the pairs (--data, --reverse, --max-pairs) saved {count} pair(s) "
+        f"with sha256 " in line and f"given {count} pair(s)" in line
+    )
+    assert "--batch-size" not in line and "--validation-split" not in line
+    assert "Pass the saved options again" in line
+    assert "choose another --out" in line
+    # Only the pairs differ: fewer of them.
+    line = _error(capsys, [
+        "train", "--data", data, "--out", copy, "--preset", "tiny",
+        "--epochs", "3", "--batch-size", "16", "--max-length", "8",
+        "--max-pairs", "60",
+    ])
+    assert f"saved {count} pair(s)" in line and "given 60 pair(s)" in line
+    assert "--preset" not in line.split("Pass the saved")[0]
+    with open(os.path.join(copy, "training_log.csv")) as f:
+        assert len(f.read().strip().splitlines()) == 3  # nothing trained
+
+
+def test_error_resume_with_unreadable_settings(model_dir, tmp_path, capsys):
+    _, data = model_dir
+    copy = _copy_run(model_dir, tmp_path)
+    with open(os.path.join(copy, cli.TRAIN_ARGS_FILENAME), "w") as f:
+        f.write("[1, 2")
+    line = _error(capsys, [
+        "train", "--data", data, "--out", copy, "--preset", "tiny",
+        "--epochs", "2", "--batch-size", "16", "--max-length", "8",
+    ])
+    assert "train_args.json' must hold the run's settings" in line
+    assert "Delete the file" in line and "another --out" in line
+
+
+def test_error_resume_with_too_few_pairs_to_split(model_dir, tmp_path,
+                                                  capsys):
+    # A run without train_args.json resumes unchecked; one pair cannot be
+    # split: it used to end with a ValueError traceback, exit 1.
+    _, data = model_dir
+    copy = _copy_run(model_dir, tmp_path, keep_train_args=False)
+    line = _error(capsys, [
+        "train", "--data", data, "--out", copy, "--preset", "tiny",
+        "--epochs", "3", "--batch-size", "16", "--max-length", "8",
+        "--max-pairs", "1",
+    ])
+    assert "`pairs` is too small for the requested splits" in line
+    assert "validation_split=0.1" in line and "Pass more pairs" in line
+
+
+def test_error_resume_no_pair_within_the_runs_length_limits(
+    model_dir, tmp_path, capsys
+):
+    # The resumed run keeps its limits (8): the hint used to ask for a
+    # larger --max-length, which a resume ignores.
+    copy = _copy_run(model_dir, tmp_path, keep_train_args=False)
+    long = " ".join(["7"] * 20)
+    data = _write_pairs(tmp_path / "long.tsv",
+                        [(f"{i} {long}", f"{long} {i}") for i in range(12)])
+    code = cli.main([
+        "train", "--data", data, "--out", copy, "--preset", "tiny",
+        "--epochs", "3", "--batch-size", "16", "--max-length", "50",
+    ])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err
+    line = err.strip().splitlines()[-1]
+    assert line.startswith("keras-bahdanau train: error:")
+    assert "within the length limits" in line
+    assert f"The run in --out {copy!r} fixed the limits at " in line
+    assert "max_source_length=8 and max_target_length=8" in line
+    assert "another --out with a larger --max-length" in line
+    assert "(now 50)" not in line
+
+
+def _cp1252_streams(monkeypatch):
+    streams = {}
+    for name in ("stdout", "stderr"):
+        streams[name] = io.TextIOWrapper(io.BytesIO(), encoding="cp1252")
+        monkeypatch.setattr(sys, name, streams[name])
+    return streams
+
+
+def _text(stream):
+    stream.flush()
+    return stream.buffer.getvalue().decode("utf-8")
+
+
+def test_output_is_utf8_whatever_the_locale(model_dir, monkeypatch,
+                                            tmp_path):
+    # PYTHONIOENCODING=cp1252 (or a Windows locale): printing Devanagari
+    # used to raise UnicodeEncodeError.
+    out, _ = model_dir
+
+    def translate(self, texts, **kwargs):
+        return [f"{cli.DEMO_REFERENCE} {text}" for text in texts]
+
+    monkeypatch.setattr(kb.Translator, "translate", translate)
+    streams = _cp1252_streams(monkeypatch)
+    assert cli.main(["translate", "--model", out, "1 2"]) == 0
+    assert _text(streams["stdout"]) == f"{cli.DEMO_REFERENCE} 1 2\n"
+    assert streams["stdout"].encoding == "cp1252"  # restored
+    # Errors on stderr too: a model path in Devanagari.
+    missing = str(tmp_path / "मॉडल")
+    assert cli.main(["translate", "--model", missing, "1"]) == 2
+    assert f"model not found: {missing!r}" in _text(streams["stderr"])
+    assert streams["stderr"].encoding == "cp1252"

@@ -160,6 +160,8 @@ def test_words_longer_than_the_learners_limit_have_no_unknowns():
     [
         "i ❤️ you", "👍🏽 ok", "🇮🇳 india", "👨\u200d👩\u200d👧 home",
         "a ✓\u0301 b",
+        # England: the black flag, the tags "gbeng" and the cancel tag.
+        "🏴\U000E0067\U000E0062\U000E0065\U000E006E\U000E0067\U000E007F fan",
     ],
 )
 def test_marks_modifiers_and_emoji_sequences_stay_whole(text):
@@ -167,6 +169,7 @@ def test_marks_modifiers_and_emoji_sequences_stay_whole(text):
     assert tok.tokens([text])[0][1:] != []
     assert tok.UNK_ID not in tok.tokenize([text]).flat_values.numpy()
     assert _decode(tok.detokenize(tok.tokenize([text]))) == [text]
+    assert _decode(tok.canonicalize([text])) == [text]
 
 
 @pytest.mark.parametrize(

@@ -10,8 +10,9 @@ Katakana, optionally Hangul). The rest is split on whitespace (any Unicode
 white space: line and paragraph separators, NEL and U+3000 too). Combining
 marks (`\\p{M}`, e.g. Devanagari vowel signs and virama, variation selectors)
 are never split off or removed; an emoji keeps its skin-tone modifier, its
-zero-width-joiner sequence and its flag partner. NUL characters read as
-spaces.
+zero-width-joiner sequence, its flag partner and the tag characters of a
+subdivision flag (U+E0020..U+E007F, e.g. England's 🏴 + `gbeng` + cancel tag).
+NUL characters read as spaces.
 
 Joining rule (the inverse used by detokenization): words are joined with one
 space, except that there is no space
@@ -46,9 +47,10 @@ _OPENING = r"(\[{“‘«¿¡「『（"
 # Unicode White_Space, which the word split must see as ASCII spaces.
 _WHITE_SPACE = r"[\t-\r\x{85}\p{Z}]"
 # What stays with a split character: combining marks (variation selectors
-# included) and emoji skin tones; a zero-width joiner and the symbol after
-# it continue an emoji sequence.
-_ATTACHED = r"[\p{M}\x{1F3FB}-\x{1F3FF}]*"
+# included), emoji skin tones and tag characters (the letters and cancel tag
+# of subdivision flags such as England's); a zero-width joiner and the symbol
+# after it continue an emoji sequence.
+_ATTACHED = r"[\p{M}\x{1F3FB}-\x{1F3FF}\x{E0020}-\x{E007F}]*"
 _FLAG = r"[\x{1F1E6}-\x{1F1FF}]{2}"
 
 
