@@ -62,6 +62,39 @@ def fusion_available() -> bool:
     return keras.config.backend() == "tensorflow"
 
 
+def tracing_for_tensorflow_xla() -> bool:
+    """Whether TensorFlow is tracing code that XLA will compile.
+
+    True inside a `tf.function(jit_compile=True)` trace: a Keras model
+    compiled with `jit_compile=True`, or with the default `"auto"` where
+    Keras turns XLA on (TensorFlow with a GPU). Layers read it at trace time
+    to pick loops XLA can differentiate. Always False on JAX (whose XLA
+    differentiates `scan`) and PyTorch.
+
+    TensorFlow enters an XLA control-flow context while it traces such a
+    function; the check reads it through `control_flow_util`, the module
+    Keras 2's recurrent layers used for the same question. Should a later
+    TensorFlow move it, the answer is False and `compile(jit_compile=True)`
+    of `AttentionSeq2Seq` still selects the loop itself.
+
+    Returns:
+        Whether the current trace is XLA-compiled.
+    """
+    if keras.config.backend() != "tensorflow":
+        return False
+    import tensorflow as tf
+
+    try:
+        from tensorflow.python.ops import control_flow_util
+    except ImportError:  # pragma: no cover - a TensorFlow without it
+        return False
+    if tf.executing_eagerly():
+        return False
+    return bool(control_flow_util.GraphOrParentsInXlaContext(
+        tf.compat.v1.get_default_graph()
+    ))
+
+
 class _Fusion(threading.local):
     off = False
 

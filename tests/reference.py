@@ -266,7 +266,8 @@ def dense(layer, x):
 
 def bridge(decoder, memory, mask=None):
     """s_0: tanh(W_s h_1_backward + b) with h_1_backward the backward half
-    of position 0 (`"backward"`), tanh of a masked mean (`"mean"`), zeros.
+    of the first real position (`"backward"`), tanh of a masked mean
+    (`"mean"`), zeros.
     """
     memory = np.asarray(memory, np.float64)
     batch, source_len, dim = memory.shape
@@ -276,7 +277,13 @@ def bridge(decoder, memory, mask=None):
     if decoder.bridge == "zeros":
         return np.zeros((batch, decoder.units))
     if decoder.bridge == "backward":
-        h1_backward = memory[:, 0, dim // 2 :]
+        # h_1: the first real position (the backward RNN's state after the
+        # whole sentence, wherever the padding is); zeros without one.
+        h1_backward = np.zeros_like(memory[:, 0, dim // 2 :])
+        for b in range(memory.shape[0]):
+            real = np.flatnonzero(mask[b]) if mask is not None else [0]
+            if len(real):
+                h1_backward[b] = memory[b, real[0], dim // 2 :]
         return np.tanh(dense(decoder.bridge_layer, h1_backward))
     count = np.maximum(mask.sum(axis=1, keepdims=True), 1.0)
     summary = memory.sum(axis=1) / count

@@ -251,6 +251,23 @@ def test_matches_reference(name):
                                expected_alignments, atol=1e-5, rtol=0)
 
 
+@pytest.mark.parametrize("bridge", ["backward", "mean"])
+def test_bridge_of_left_padded_memory_matches_reference(bridge):
+    # Left padding (keras.utils.pad_sequences' default) and a row that
+    # starts with padding: the backward bridge reads the first real
+    # position, not position 0.
+    target_ids, memory, _ = make_inputs()
+    mask = np.array(
+        [[0, 0, 1, 1, 1, 1], [0, 1, 1, 0, 1, 1], [1, 1, 1, 1, 1, 1]], bool
+    )
+    decoder = built_decoder(target_ids, memory, bridge=bridge)
+    logits = decoder(target_ids, memory, memory_mask=mask)
+    expected, _ = reference.decoder_sequence(decoder, target_ids, memory,
+                                             mask)
+    np.testing.assert_allclose(checks.to_numpy(logits), expected,
+                               atol=1e-5, rtol=0)
+
+
 def test_first_step_is_scored_with_initial_state():
     """Paper order: alpha_1 uses s_0 = tanh(W_s h_1_backward + b)."""
     target_ids, memory, mask = make_inputs()

@@ -342,6 +342,44 @@ def test_sentence_weights_weight_rows():
     assert np.isfinite(history.history["loss"]).all()
 
 
+def test_left_and_right_padding_give_the_same_outputs():
+    # keras.utils.pad_sequences pads on the left by default. The backward
+    # bridge once read position 0 (padding there), so s_0 = tanh(b) for
+    # every left-padded sentence.
+    model = tiny()
+    source, decoder_input, _ = batch()
+    lengths = (source != 0).sum(axis=1)
+    left = np.zeros_like(source)
+    for row, n in enumerate(lengths):
+        left[row, source.shape[1] - n:] = source[row, :n]
+    right_logits = model((source, decoder_input))
+    left_logits = model((left, decoder_input))
+    np.testing.assert_allclose(checks.to_numpy(left_logits),
+                               checks.to_numpy(right_logits), atol=1e-5)
+    right = model.generate(source, max_length=5, strategy="beam",
+                           beam_size=2)
+    left = model.generate(left, max_length=5, strategy="beam", beam_size=2)
+    np.testing.assert_array_equal(left["tokens"], right["tokens"])
+
+
+def test_masked_accuracy_takes_labels_with_a_trailing_axis():
+    # (batch, steps, 1) labels, as the loss and Keras' sparse metrics take.
+    rng = np.random.RandomState(3)
+    _, _, target = batch()
+    logits = rng.normal(size=target.shape + (TGT_V,)).astype("float32")
+    flat, trailing = kb.MaskedTokenAccuracy(), kb.MaskedTokenAccuracy()
+    flat.update_state(target, logits)
+    trailing.update_state(target[..., None], logits)
+    assert float(checks.to_numpy(trailing.result())) == pytest.approx(
+        float(checks.to_numpy(flat.result())), abs=1e-7)
+    model = tiny()
+    model.compile()
+    source, decoder_input, target = batch()
+    history = model.fit((source, decoder_input), target[..., None],
+                        epochs=1, verbose=0)
+    assert np.isfinite(history.history["accuracy"]).all()
+
+
 def test_masked_accuracy():
     rng = np.random.RandomState(2)
     _, _, target = batch()
@@ -494,6 +532,30 @@ def test_jit_compile_training_step_matches_eager(cell):
         losses[jit] = history.history["loss"]
     np.testing.assert_allclose(losses[True], losses[False], rtol=1e-4)
     assert losses[True][-1] < losses[True][0]
+
+
+@pytest.mark.parametrize("config", [{"cell": "lstm"},
+                                    {"probability_fn": "sparsemax"}])
+def test_users_own_model_trains_under_tensorflow_xla(config):
+    # A functional model of the layers, compiled by Keras with XLA (as
+    # jit_compile="auto" does on a TensorFlow GPU): configurations without
+    # the hand-written gradient need the bounded loop, which the decoder
+    # now picks from the XLA trace (it failed with "XLA compilation
+    # requires a fixed tensor list size").
+    if keras.config.backend() == "torch":
+        pytest.skip("jit_compile=True is not used with the torch backend")
+    source, decoder_input, target = batch()
+    src = keras.Input(source.shape[1:], dtype="int32")
+    tgt = keras.Input(decoder_input.shape[1:], dtype="int32")
+    memory = kb.BidirectionalEncoder(SRC_V, 6, 4)(src)
+    decoder = kb.AttentiveDecoder(TGT_V, 6, 5, 4, **config)
+    model = keras.Model([src, tgt], decoder(tgt, memory))
+    model.compile(optimizer="adam", jit_compile=True,
+                  loss=kb.MaskedSparseCategoricalCrossentropy())
+    history = model.fit([source, decoder_input], target, epochs=2,
+                        verbose=0)
+    assert np.isfinite(history.history["loss"]).all()
+    assert not decoder.bounded_loop  # chosen at trace time, not configured
 
 
 def compiled_under(policy):

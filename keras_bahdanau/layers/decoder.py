@@ -5,6 +5,7 @@ from typing import Callable
 import keras
 from keras import ops
 
+from keras_bahdanau.compilation import tracing_for_tensorflow_xla
 from keras_bahdanau.layers.attention import BahdanauAttention
 from keras_bahdanau.layers.initializers import distinct
 from keras_bahdanau.layers.initializers import for_variable_dtype
@@ -43,7 +44,8 @@ class AttentiveDecoder(keras.layers.Layer):
         logits_i = W_o maxout(U_o s_i + C_o c_i + V_o E y_{i-1})  (deep out)
 
     The initial state is s_0 = tanh(W_s h_1_backward) (`bridge="backward"`,
-    the backward half of the first annotation), or a masked mean of the
+    the backward half of the first real annotation, so left-padded sources
+    work too), or a masked mean of the
     memory (`"mean"`), or zeros. `attention=None` is the plain RNN
     encoder-decoder: the context is fixed to s_0 at every step.
 
@@ -342,7 +344,20 @@ class AttentiveDecoder(keras.layers.Layer):
             h = zeros
         elif self.bridge == "backward":
             half = memory.shape[-1] // 2
-            h = self.bridge_layer(memory[:, 0, half:])
+            backward = memory[:, :, half:]
+            if memory_mask is None:
+                h = self.bridge_layer(backward[:, 0])
+            else:
+                # h_1: the first real position, where the backward RNN has
+                # read the whole sentence (position 0 only when the padding
+                # is on the right); zeros for an all-padding row.
+                real = ops.cast(memory_mask, "int32")
+                first = ops.logical_and(
+                    ops.cast(real, "bool"), ops.cumsum(real, axis=1) == 1
+                )
+                h = self.bridge_layer(ops.sum(
+                    ops.where(first[:, :, None], backward, 0.0), axis=1
+                ))
         else:
             if memory_mask is None:
                 summary = ops.mean(memory, axis=1)
@@ -615,12 +630,16 @@ class AttentiveDecoder(keras.layers.Layer):
     def _uses_bounded_loop(self):
         """The time loop is the bounded `while_loop` (read at trace time).
 
-        When asked for (`bounded_loop`), or under the XLA of a compiled
-        model where the hand-written gradient does not apply (also when
-        `manual_backprop` is turned off after `compile`).
+        When asked for (`bounded_loop`), or under TensorFlow's XLA where
+        the hand-written gradient does not apply (also when
+        `manual_backprop` is turned off after `compile`): an
+        `AttentionSeq2Seq` compiled with `jit_compile=True`, or any model
+        whose step XLA compiles (a user's own functional model with
+        `jit_compile=True`, or `"auto"` on a GPU).
         """
+        xla = self.xla_training or tracing_for_tensorflow_xla()
         wanted = self.bounded_loop or (
-            self.xla_training and not self._manual_backprop_supported()
+            xla and not self._manual_backprop_supported()
         )
         return bool(wanted and self._bounded_loop_available())
 
@@ -677,9 +696,11 @@ class AttentiveDecoder(keras.layers.Layer):
         length = inputs.shape[0]
         if length is None:
             raise ValueError(
-                "`bounded_loop=True` needs a static target length. "
-                f"Received: target_ids with {length} steps. Pad batches to "
-                "a fixed length (e.g. `padded_batch` with padded_shapes)."
+                "The bounded teacher-forcing loop (`bounded_loop=True`, or "
+                "TensorFlow's XLA with this decoder configuration) needs a "
+                f"static target length. Received: target_ids with {length} "
+                "steps. Pad batches to a fixed length (e.g. `padded_batch` "
+                "with padded_shapes), or compile with jit_compile=False."
             )
         batch = ops.shape(inputs)[1]
         width = self.units + self.context_dim

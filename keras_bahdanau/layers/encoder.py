@@ -45,9 +45,10 @@ class BidirectionalEncoder(keras.layers.Layer):
     Each source token x_j is embedded and read by a forward and a backward
     RNN; the annotation of position j is h_j = [h_j_forward; h_j_backward]
     (eq. 7 context). Padding (`token_ids == pad_id`) is skipped by both
-    directions, so `h_1_backward` (the backward half of position 0) is the
-    backward RNN's state after reading the whole real sentence: the input of
-    the paper's initial decoder state s_0 = tanh(W_s h_1_backward).
+    directions, so `h_1_backward` (the backward half of the first real
+    position: position 0 unless the padding is on the left) is the backward
+    RNN's state after reading the whole real sentence: the input of the
+    paper's initial decoder state s_0 = tanh(W_s h_1_backward).
 
     Args:
         vocab_size: number of source token ids.

@@ -61,8 +61,11 @@ def sparsemax(scores, axis: int = -1):
     z_cumsum = ops.cumsum(z_sorted, axis=-1)
     support = ops.cast(1.0 + k * z_sorted > z_cumsum, compute)
     k_z = ops.sum(support, axis=-1, keepdims=True)  # >= 1 always
-    k_index = ops.cast(k_z, "int32") - 1
-    tau = (ops.take_along_axis(z_cumsum, k_index, axis=-1) - 1.0) / k_z
+    # The support is the first k_z sorted scores, so their sum is the
+    # cumulative sum at k_z; a sum, not a gather of it: the gradient of
+    # `take_along_axis` (a broadcast of dynamic shape) fails to compile in
+    # TensorFlow's XLA inside the decoder's loop.
+    tau = (ops.sum(support * z_sorted, axis=-1, keepdims=True) - 1.0) / k_z
     return ops.cast(ops.maximum(z - tau, 0.0), dtype)
 
 

@@ -197,6 +197,10 @@ class MaskedTokenAccuracy(keras.metrics.Metric):
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         y_true = ops.cast(y_true, "int32")
+        if len(y_true.shape) == len(y_pred.shape):
+            # (batch, steps, 1) labels, as the loss and Keras' sparse
+            # metrics take them.
+            y_true = ops.squeeze(y_true, axis=-1)
         mask = ops.cast(ops.not_equal(y_true, self.pad_id), "float32")
         if sample_weight is not None:
             mask = mask * ops.cast(per_token_weights(sample_weight), "float32")
