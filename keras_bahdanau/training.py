@@ -3,7 +3,8 @@
 A training directory holds:
 
 - `backup/backup_<epochs>_<batch>_<random>.weights.h5`: model and optimizer
-  variables, written every `backup_every` batches and at the end of every
+  variables, written every `backup_every` batches (not after an epoch's
+  last batch: the epoch's own backup follows) and at the end of every
   epoch, each time to a new file;
 - `backup/state.json`: `{"weights": file name, "epochs": N,
   "completed_epochs": k, "batch": b, "finished": bool, "stopped": bool,
@@ -17,18 +18,35 @@ A training directory holds:
   as done are dropped on resume).
 
 `fit` reads the state before training: when a backup exists its variables
-are loaded and training goes on from epoch `completed_epochs` (an epoch cut
-short is run again from its first batch, starting from the weights of the
-last mid-epoch backup), so an interrupted run that is started again ends
-with the requested number of epochs. Weights and optimizer state go on
-exactly; so does the batch order when the data come from
-`make_dataset(..., epoch=v)` and `fit(..., epoch_variable=v)` (as in
-`Translator.fit`): a run resumed at an epoch end then ends with the weights
-of an uninterrupted one, early stopping and dropout included (its patience
-count, best weights and the dropout layers' random state are in the backup
-too; a plain reshuffling `tf.data` pipeline, though, starts its sequence
-of orders again in a new process, and on PyTorch Keras' dropout draws from
-torch's global generator, which is not saved).
+are loaded and training goes on from epoch `completed_epochs`, so an
+interrupted run that is started again ends with the requested number of
+epochs. Where an epoch cut short goes on depends on the training data:
+
+- data from `make_dataset(..., shuffle=True, epoch=v)` (or any `tf.data`
+  pipeline of known length whose batch order is a function of `v`) with
+  `fit(..., epoch_variable=v)`, as in `Translator.fit`: the batch order of
+  every epoch is that of an uninterrupted run, and a run resumed from a
+  mid-epoch backup of batch `b` leaves out the first `b` batches of the cut
+  epoch (they are in the backup's weights); later epochs are whole. The
+  resumed run, stopped at an epoch end or mid-epoch, once or more, ends with
+  the optimizer steps and the weights of an uninterrupted one, early
+  stopping and dropout included (its patience count, best weights and the
+  dropout layers' random state are in the backup too). The rest of the cut
+  epoch and the later epochs are two `model.fit` calls with one set of
+  callbacks (begun and ended once); in the cut epoch Keras numbers the
+  batches, and the progress bar counts them, from the first one left
+  (`params["steps"]` is what is left), and its `training_log.csv` row and
+  `History` entry average only those batches;
+- other data (arrays, which Keras shuffles, or a `tf.data` pipeline without
+  `epoch_variable`): the cut epoch runs again from its first batch,
+  starting from the weights of the last mid-epoch backup, so its first
+  batches are trained twice; a run resumed at an epoch end goes on with the
+  same weights and optimizer state, but a reshuffling pipeline starts its
+  sequence of orders again in a new process.
+
+On PyTorch, Keras' dropout draws from torch's global generator, which is
+not saved, so there dropout makes a resumed run differ.
+
 A finished run is not trained again: its weights are loaded into the model
 and its `History` is read back from `training_log.csv`.
 """
@@ -204,6 +222,10 @@ class ResumableCheckpoint(keras.callbacks.Callback):
             (the translator saves itself there).
         early_stopping: optional `ResumableEarlyStopping` whose state goes
             into every backup.
+        resumed_at: `(epoch, batches)` when training resumes at batch
+            `batches` of `epoch` (its first `batches` batches left out):
+            the batch numbers Keras gives in that epoch start at 0, so
+            `batches` is added to the batch recorded in its backups.
     """
 
     def __init__(
@@ -213,6 +235,7 @@ class ResumableCheckpoint(keras.callbacks.Callback):
         backup_every: "int | None" = 50,
         on_epoch_saved=None,
         early_stopping: "ResumableEarlyStopping | None" = None,
+        resumed_at: "tuple[int, int] | None" = None,
     ):
         super().__init__()
         self.directory = directory
@@ -220,8 +243,10 @@ class ResumableCheckpoint(keras.callbacks.Callback):
         self.backup_every = backup_every
         self.on_epoch_saved = on_epoch_saved
         self.early_stopping = early_stopping
+        self.resumed_at = resumed_at
         self._completed = 0
         self._since_save = 0
+        self._offset = 0
 
     @property
     def backup_dir(self) -> str:
@@ -277,14 +302,22 @@ class ResumableCheckpoint(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch, logs=None):
         self._completed = epoch
         self._since_save = 0
+        self._offset = 0
+        if self.resumed_at is not None and self.resumed_at[0] == epoch:
+            self._offset = self.resumed_at[1]
 
     def on_train_batch_end(self, batch, logs=None):
         if not self.backup_every:
             return
+        steps = (self.params or {}).get("steps")
+        if steps is not None and batch + 1 >= steps:
+            # The epoch's last batch: its own backup follows. A mid-epoch
+            # backup of a whole epoch would leave no batch to resume with.
+            return
         self._since_save += 1
         if self._since_save >= self.backup_every:
             self._since_save = 0
-            self.save(self._completed, batch + 1)
+            self.save(self._completed, self._offset + batch + 1)
 
     def on_epoch_end(self, epoch, logs=None):
         self.save(epoch + 1, 0, stopped=bool(self.model.stop_training))
@@ -465,6 +498,120 @@ def check_fit_settings(
             )
 
 
+def _batches_to_skip(state: dict, train_data, epoch_variable) -> int:
+    """The batches of the cut epoch a resumed run leaves out (0: none).
+
+    Only data whose batch order is a function of the epoch index
+    (`epoch_variable` given, a `tf.data.Dataset` of known length) can go
+    on from the batch a mid-epoch backup reached; other data run the cut
+    epoch again from its first batch. A backup that reached the epoch's
+    last batch (none is written there now) runs it again too.
+    """
+    batch = int(state.get("batch", 0) or 0)
+    if (
+        not batch
+        or epoch_variable is None
+        or not hasattr(train_data, "element_spec")
+    ):
+        return 0
+    steps = int(train_data.cardinality())
+    return batch if batch < steps else 0
+
+
+class _OneTraining(keras.callbacks.CallbackList):
+    """The callbacks of one training run over two `model.fit` calls.
+
+    `hold_begin`/`hold_end` keep `on_train_begin`/`on_train_end` from the
+    callbacks (the logs of a held end are kept in `held_logs`), so they
+    see one run: begun once, ended once. With `keep_variables`, the
+    trainable variables at each epoch end are kept in `kept`.
+    """
+
+    hold_begin = False
+    hold_end = False
+    held_logs = None
+    keep_variables = False
+    kept = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        super().on_epoch_end(epoch, logs)
+        if self.keep_variables:
+            self.kept = [
+                keras.ops.convert_to_numpy(v)
+                for v in self.model.trainable_variables
+            ]
+
+    def on_train_begin(self, logs=None):
+        if not self.hold_begin:
+            super().on_train_begin(logs)
+
+    def on_train_end(self, logs=None):
+        if self.hold_end:
+            self.held_logs = logs
+            return
+        super().on_train_end(logs)
+
+
+def _fit_from_batch(
+    model, train_data, skip, epoch, epochs, callbacks, verbose, **kwargs
+):
+    """`model.fit` from batch `skip` of `epoch` on.
+
+    Keras reads the number of batches an epoch has once per `fit` (and,
+    for data of unknown length, learns it from the first epoch, so a
+    shortened first epoch would cut the later ones): the rest of `epoch`
+    (`train_data.skip(skip)`, whose length is known) is one `fit`, the
+    later epochs another, with one set of callbacks.
+    """
+    steps = int(train_data.cardinality())
+    callback_list = _OneTraining(
+        callbacks,
+        add_history=True,
+        add_progbar=verbose != 0,
+        model=model,
+        verbose=verbose,
+        epochs=epochs,
+        steps=steps - skip,
+    )
+    callback_list.hold_end = True
+    # Optimizers with a moving average of the variables put the average
+    # into the model when `fit` ends; an uninterrupted run goes on from the
+    # variables themselves, kept at the epoch's end.
+    callback_list.keep_variables = bool(
+        getattr(model.optimizer, "use_ema", False)
+    )
+    history = model.fit(
+        train_data.skip(skip),
+        epochs=epoch + 1,
+        initial_epoch=epoch,
+        callbacks=callback_list,
+        verbose=verbose,
+        **kwargs,
+    )
+    callback_list.hold_end = False
+    if model.stop_training or epoch + 1 >= epochs:
+        callback_list.on_train_end(callback_list.held_logs)
+        return history
+    if callback_list.kept is not None:
+        for variable, value in zip(
+            model.trainable_variables, callback_list.kept
+        ):
+            variable.assign(value)
+        callback_list.keep_variables, callback_list.kept = False, None
+    callback_list.hold_begin = True
+    callback_list.set_params(
+        {"verbose": verbose, "epochs": epochs, "steps": steps}
+    )
+    return model.fit(
+        train_data,
+        epochs=epochs,
+        initial_epoch=epoch + 1,
+        callbacks=callback_list,
+        verbose=verbose,
+        **kwargs,
+    )
+
+
 def fit(
     model: keras.Model,
     train_data,
@@ -507,6 +654,12 @@ def fit(
             `make_dataset(..., epoch=...)` for `train_data`: set to the
             epoch index when each epoch begins, so the batch order of
             every epoch, resumed or not, is that of an uninterrupted run.
+            With it (and `train_data` a `tf.data.Dataset` of known
+            length), a run resumed from a mid-epoch backup of batch `b`
+            goes on from batch `b` of the cut epoch, and ends as an
+            uninterrupted run would (that epoch's log row averages its
+            remaining batches only); without it, the cut epoch runs again
+            from its first batch, from the backup's weights.
 
     Returns:
         The Keras `History`. When `directory` holds a finished run
@@ -541,6 +694,7 @@ def fit(
     if epoch_variable is not None:
         callbacks.insert(0, _SetEpoch(epoch_variable))
     initial_epoch = 0
+    skip = 0
     checkpoint = None
     early_stopping = None
     if validation_data is not None and early_stopping_patience:
@@ -576,8 +730,14 @@ def fit(
             return logged_history(directory, model)
         initial_epoch = restore(model, directory)
         _trim_log(directory, initial_epoch)
+        skip = _batches_to_skip(state, train_data, epoch_variable)
         checkpoint = ResumableCheckpoint(
-            directory, epochs, backup_every, on_epoch_saved, early_stopping
+            directory,
+            epochs,
+            backup_every,
+            on_epoch_saved,
+            early_stopping,
+            resumed_at=(initial_epoch, skip) if skip else None,
         )
         if early_stopping is not None and initial_epoch:
             early_stopping.resume_from(
@@ -599,17 +759,32 @@ def fit(
     targets = None
     if isinstance(train_data, tuple) and len(train_data) == 2:
         train_data, targets = train_data  # (inputs, targets) arrays
-    history = model.fit(
-        train_data,
-        targets,
-        validation_data=validation_data,
-        epochs=epochs,
-        initial_epoch=initial_epoch,
-        callbacks=callbacks,
-        verbose=verbose,
-        # tf.data pipelines shuffle themselves; arrays are shuffled here.
-        shuffle=not hasattr(train_data, "element_spec"),
-    )
+    if skip:
+        # Batches 0..skip-1 of the cut epoch are in the backup's weights.
+        history = _fit_from_batch(
+            model,
+            train_data,
+            skip,
+            initial_epoch,
+            epochs,
+            callbacks,
+            verbose,
+            validation_data=validation_data,
+            shuffle=False,
+        )
+    else:
+        history = model.fit(
+            train_data,
+            targets,
+            validation_data=validation_data,
+            epochs=epochs,
+            initial_epoch=initial_epoch,
+            callbacks=callbacks,
+            verbose=verbose,
+            # tf.data pipelines shuffle themselves; arrays are shuffled
+            # here.
+            shuffle=not hasattr(train_data, "element_spec"),
+        )
     if checkpoint is not None:
         done = initial_epoch + len(history.history.get("loss", []))
         if on_finished is not None:

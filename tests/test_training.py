@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import keras_bahdanau as kb
+from keras_bahdanau import training
 from tests import reference
 
 VOCAB = 13  # 3 special ids + 10 content ids (3..12)
@@ -389,3 +390,144 @@ def test_on_finished_runs_with_the_final_weights_before_the_finish(tmp_path):
     assert training.read_state(directory)["finished"]
     for got, want in zip(weights, trained.get_weights()):
         np.testing.assert_array_equal(got, want)  # the best (epoch 0)
+
+
+class _InterruptAt(keras.callbacks.Callback):
+    """Raises after Keras batch `batch` of `epoch` (after its backup)."""
+
+    def __init__(self, epoch, batch):
+        super().__init__()
+        self.at = (epoch, batch)
+        self.epoch = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if (self.epoch, batch) == self.at:
+            raise KeyboardInterrupt
+
+
+def _epoch_ordered_run(dropout=0.3):
+    """`make_dataset(..., shuffle=True, epoch=v)` data (6 batches an
+    epoch) and a model factory: the data path that resumes exactly."""
+    import tensorflow as tf
+
+    pairs = kb.reversal_text_pairs(96, min_length=2, max_length=5, seed=0)
+    limits = {"max_source_length": 10, "max_target_length": 10}
+    translator = kb.Translator.from_pairs(pairs, preset="tiny", **limits)
+
+    def data():
+        epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
+        dataset = translator.make_dataset(pairs, 16, shuffle=True, seed=3,
+                                          epoch=epoch)
+        assert int(dataset.cardinality()) == 6
+        return dataset, epoch
+
+    def model():
+        keras.utils.set_random_seed(0)
+        built = kb.build_model(
+            translator.source_tokenizer.vocabulary_size,
+            translator.target_tokenizer.vocabulary_size,
+            preset="tiny", dropout=dropout,
+        )
+        built.compile()
+        (source, decoder_input), _ = next(iter(data()[0]))
+        built((source, decoder_input))
+        return built
+
+    return data, model
+
+
+def _fit_ordered(data, model, directory, callbacks=()):
+    dataset, epoch = data()
+    return training.fit(model, dataset, epochs=3, directory=directory,
+                        epoch_variable=epoch, backup_every=2, verbose=0,
+                        early_stopping_patience=None,
+                        callbacks=list(callbacks))
+
+
+def test_resume_mid_epoch_skips_the_batches_already_trained(tmp_path):
+    # Interrupted after batch 3 of epoch 1 (backup at batch 4) and resumed:
+    # the resumed run trains batches 4-5 of epoch 1, then whole epochs, and
+    # ends as an uninterrupted run, dropout included. It used to rerun
+    # epoch 1 from its first batch on the backup's weights: 4 steps more.
+    import warnings
+
+    data, model = _epoch_ordered_run()
+    full = model()
+    _fit_ordered(data, full, str(tmp_path / "full"))
+    assert int(full.optimizer.iterations) == 18
+
+    directory = str(tmp_path / "cut")
+    with pytest.raises(KeyboardInterrupt):
+        _fit_ordered(data, model(), directory, [_InterruptAt(1, 3)])
+    state = training.read_state(directory)
+    assert (state["completed_epochs"], state["batch"]) == (1, 4)
+
+    class Steps(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            seen.append((epoch, self.params["steps"], []))
+
+        def on_train_batch_end(self, batch, logs=None):
+            seen[-1][2].append(batch)
+
+    seen = []
+    resumed = model()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        history = _fit_ordered(data, resumed, directory, [Steps()])
+    assert int(resumed.optimizer.iterations) == 18
+    for got, want in zip(resumed.get_weights(), full.get_weights()):
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-6)
+    assert history.epoch == [1, 2]
+    assert len(history.history["loss"]) == 2
+    # Keras numbers the batches left from 0, the progress target is their
+    # count, and the later epoch is whole, without a "ran out of data".
+    assert seen == [(1, 2, [0, 1]), (2, 6, list(range(6)))]
+    assert not [w for w in caught if "ran out of data" in str(w.message)]
+    assert training.logged_history(directory).epoch == [0, 1, 2]
+    assert training.read_state(directory)["finished"]
+
+
+def test_second_interruption_in_the_resumed_epoch_resumes_exactly(tmp_path):
+    # Backup at batch 2 of epoch 1; the resumed run is interrupted again
+    # two batches later: its backup must count the skipped batches
+    # (batch 4, not 2), or the third run trains batches 2-3 twice.
+    data, model = _epoch_ordered_run()
+    full = model()
+    _fit_ordered(data, full, str(tmp_path / "full"))
+
+    directory = str(tmp_path / "cut")
+    with pytest.raises(KeyboardInterrupt):
+        _fit_ordered(data, model(), directory, [_InterruptAt(1, 1)])
+    assert training.read_state(directory)["batch"] == 2
+    with pytest.raises(KeyboardInterrupt):
+        _fit_ordered(data, model(), directory, [_InterruptAt(1, 1)])
+    state = training.read_state(directory)
+    assert (state["completed_epochs"], state["batch"]) == (1, 4)
+    resumed = model()
+    history = _fit_ordered(data, resumed, directory)
+    assert history.epoch == [1, 2]
+    assert int(resumed.optimizer.iterations) == 18
+    for got, want in zip(resumed.get_weights(), full.get_weights()):
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-6)
+    assert training.logged_history(directory).epoch == [0, 1, 2]
+
+
+def test_resume_mid_epoch_without_epoch_variable_reruns_the_epoch(tmp_path):
+    # Arrays (shuffled by Keras) have no reproducible order: the cut epoch
+    # is run again from its first batch, from the mid-epoch backup (3
+    # batches of 32 an epoch).
+    source, decoder_input, target = reversal(96, 2, 4, seed=0)
+    data = ((source, decoder_input), target)
+    directory = str(tmp_path / "run")
+    settings = dict(epochs=2, directory=directory, verbose=0, backup_every=2)
+    with pytest.raises(KeyboardInterrupt):
+        training.fit(_tiny_model(), data, callbacks=[_InterruptAt(1, 1)],
+                     **settings)
+    assert training.read_state(directory)["batch"] == 2
+    resumed = _tiny_model()
+    history = training.fit(resumed, data, **settings)
+    assert history.epoch == [1]
+    assert int(resumed.optimizer.iterations) == 3 + 2 + 3

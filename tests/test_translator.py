@@ -489,6 +489,43 @@ def test_resume_at_an_epoch_end_equals_an_uninterrupted_run(tmp_path,
                          full.model.get_weights())
 
 
+def test_resume_mid_epoch_equals_an_uninterrupted_run(tmp_path):
+    # Interrupted after batch 3 of epoch 1 (backup at batch 4 of 6) and
+    # resumed in a "new process": the resumed run trains batches 4-5 of
+    # epoch 1 and then whole epochs, and ends as a run never stopped,
+    # dropout included. It used to run epoch 1 again from its first batch
+    # on the backup's weights: 4 optimizer steps more, other weights.
+    settings = dict(epochs=3, batch_size=16, verbose=0, backup_every=2,
+                    early_stopping_patience=None)
+    keras.utils.set_random_seed(0)
+    full = kb.Translator.from_pairs(_pairs(96), preset="tiny", dropout=0.3,
+                                    **LIMITS)
+    start = full.model.get_weights()
+    full.fit(directory=str(tmp_path / "full"), **settings)
+    directory = str(tmp_path / "resumed")
+    keras.utils.set_random_seed(0)
+    first = kb.Translator.from_pairs(_pairs(96), preset="tiny", dropout=0.3,
+                                     **LIMITS)
+    first.model.set_weights(start)
+    with pytest.raises(KeyboardInterrupt):
+        first.fit(directory=directory, callbacks=[_Interrupt(1, 3)],
+                  **settings)
+    state = training.read_state(directory)
+    assert (state["completed_epochs"], state["batch"]) == (1, 4)
+    resumed = kb.Translator.load(directory)
+    resumed.train_pairs = first.train_pairs
+    resumed.validation_pairs = first.validation_pairs
+    history = resumed.fit(directory=directory, **settings)
+    assert history.epoch == [1, 2]
+    assert int(resumed.model.optimizer.iterations) == int(
+        full.model.optimizer.iterations
+    ) == 18
+    for got, want in zip(resumed.model.get_weights(),
+                         full.model.get_weights()):
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-6)
+    assert training.logged_history(directory).epoch == [0, 1, 2]
+
+
 def _weights_of(directory):
     return kb.Translator.load(directory).model.get_weights()
 

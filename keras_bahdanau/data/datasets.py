@@ -76,8 +76,11 @@ def make_dataset(
             index (`training.fit(..., epoch_variable=...)` sets it when
             each epoch begins): each epoch's order is then a function of
             `(seed, epoch)` alone, so a run resumed in a new process sees
-            the orders an uninterrupted run would. Without it the order
-            changes with every pass over the dataset, from `seed`.
+            the orders an uninterrupted run would, and one resumed from a
+            mid-epoch backup goes on from the batch it reached (`fit`
+            leaves out the batches before it with `Dataset.skip`). Without
+            it the order changes with every pass over the dataset, from
+            `seed`.
         name: the caller's name for `pairs` in error messages (e.g.
             `"validation_pairs"`).
 
