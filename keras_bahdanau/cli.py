@@ -124,8 +124,13 @@ def _load_translator(path: str):
         raise UserError(_one_line(error)) from None
 
 
-def _check_out_dir(path: str) -> None:
-    """`--out` names a directory: fail early when it or a parent is a file."""
+def _check_out_dir(path: str, create: bool = False) -> None:
+    """`--out` names a directory: fail early when it or a parent is a file.
+
+    With `create`, the directory is made now, so a place where none can be
+    made (no permission, a read-only or special file system) fails with
+    one line before any work, not with a traceback at the end of it.
+    """
     if os.path.exists(path) and not os.path.isdir(path):
         raise UserError(
             f"--out must be a directory; {path!r} is an existing file. "
@@ -139,6 +144,14 @@ def _check_out_dir(path: str) -> None:
             f"--out {path!r} cannot be created: {parent!r} is an existing "
             "file. Pass a directory outside it."
         )
+    if create:
+        try:
+            os.makedirs(path, exist_ok=True)
+        except OSError as error:
+            raise UserError(
+                f"--out {path!r} cannot be created: {_one_line(error)}. "
+                "Pass a directory you can write to."
+            ) from None
 
 
 def _check_utf8(name: str, texts: list) -> None:
@@ -568,7 +581,7 @@ def cmd_attention(args) -> int:
 
 
 def cmd_export(args) -> int:
-    _check_out_dir(args.out)
+    _check_out_dir(args.out, create=True)
     translator = _load_translator(args.model)
     try:
         translator.export(args.out)
@@ -583,7 +596,7 @@ def cmd_tune(args) -> int:
 
     from keras_bahdanau.tuning import run_search
 
-    _check_out_dir(args.out)
+    _check_out_dir(args.out, create=True)
     pairs = _load_pairs(args.data, reverse=args.reverse)
     try:
         # Keras Tuner and Keras print progress on stdout: keep it for JSON.

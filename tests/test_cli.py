@@ -312,6 +312,27 @@ def test_error_out_is_a_file(model_dir, capsys, tmp_path):
         assert "cannot be created" in line and "is an existing file" in line
 
 
+def test_error_out_cannot_be_made(model_dir, capsys, tmp_path, monkeypatch):
+    # A place where no directory can be made (no permission, /proc): one
+    # line and status 2 before any work, not a traceback after it.
+    model, _ = model_dir
+    data = _write_pairs(tmp_path / "p.tsv",
+                        [(f"{i} 2", f"2 {i}") for i in range(12)])
+
+    def makedirs(path, *args, **kwargs):
+        raise PermissionError(13, "Permission denied", path)
+
+    monkeypatch.setattr(os, "makedirs", makedirs)
+    out = str(tmp_path / "new")
+    for argv in (
+        ["export", "--model", model, "--out", out],
+        ["tune", "--data", data, "--out", out, "--preset", "tiny"],
+    ):
+        line = _error(capsys, argv)
+        assert "--out" in line and "cannot be created" in line
+        assert "Permission denied" in line
+
+
 def test_error_export_under_another_backend(model_dir, capsys, monkeypatch):
     model, _ = model_dir
 

@@ -18,6 +18,7 @@ from keras_bahdanau.tuning import TranslatorHyperModel
 from keras_bahdanau.tuning import make_tuner
 from keras_bahdanau.tuning import resolve_space
 from keras_bahdanau.tuning import run_search
+from keras_bahdanau.tuning.space import declare
 
 # Small models and a small space: every trial takes seconds on a CPU.
 SPACE = {
@@ -223,6 +224,9 @@ def test_hypermodel_builds_with_none_or_numpy_seed(hypermodel, pairs, seed):
         ({"learning_rate": {"min": 1e-2, "max": 1e-3}}, r"with a < b"),
         ({"dropout": 1.5}, r"space\['dropout'\]` must be a float in \[0, 1"),
         ({"normalize": "yes"}, r"space\['normalize'\]` must be a bool"),
+        ({"learning_rate": float("inf")}, r"space\['learning_rate'\]` must"),
+        ({"learning_rate": {"min": 1e-3, "max": float("inf")}},
+         r"space\['learning_rate'\]` must be a range"),
     ],
 )
 def test_resolve_space_rejects_bad_entries(space, match):
@@ -239,6 +243,24 @@ def test_resolve_space_merges_and_fixes():
         resolve_space("paper")
     with pytest.raises(TypeError, match="`space` must be a dict"):
         resolve_space("tiny", [("cell", "gru")])
+
+
+def test_resolve_space_lists_take_each_value_once_and_one_type():
+    space = resolve_space("tiny", {"dropout": [0, 0.1, 0.1],
+                                   "learning_rate": [1e-3, 1],
+                                   "normalize": [True, True]})
+    assert space["dropout"] == [0.0, 0.1]
+    assert all(type(v) is float for v in space["dropout"])
+    assert space["learning_rate"] == [1e-3, 1.0]
+    assert space["normalize"] == [True]
+    # Keras Tuner's Choice took neither mixed list; normalize is now fixed.
+    hp = keras_tuner.HyperParameters()
+    for name in ("dropout", "learning_rate", "normalize"):
+        declare(hp, name, space[name])
+    assert hp.values["normalize"] is True
+    kinds = {h.name: type(h).__name__ for h in hp.space}
+    assert kinds == {"dropout": "Choice", "learning_rate": "Choice",
+                     "normalize": "Fixed"}
 
 
 # ------------------------------------------------------------ run_search

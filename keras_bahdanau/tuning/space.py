@@ -1,6 +1,7 @@
 """Search spaces of `TranslatorHyperModel`: defaults, checks, sampling."""
 
 import copy
+import math
 
 import keras_tuner
 
@@ -73,7 +74,8 @@ def _check_value(name: str, value) -> bool:
         return isinstance(value, bool)
     if name == "dropout":
         return _is_number(value) and 0.0 <= value < 1.0
-    return _is_number(value) and value > 0.0  # learning_rate
+    # learning_rate: finite (an infinite rate makes every trial diverge).
+    return _is_number(value) and math.isfinite(value) and value > 0.0
 
 
 def resolve_space(preset: str = "small", space: "dict | None" = None) -> dict:
@@ -129,7 +131,12 @@ def resolve_space(preset: str = "small", space: "dict | None" = None) -> dict:
                     value,
                     f"a non-empty list of values, each {VALID_VALUES[name]}",
                 )
-            value = list(value)
+            # Once each: a repeated value would be searched twice as
+            # often, and [True, True] would search normalize=False too.
+            value = list(dict.fromkeys(value))
+            if name in ("dropout", "learning_rate"):
+                # Keras Tuner's Choice takes one type: [0, 0.1] as floats.
+                value = [float(v) for v in value]
         elif isinstance(value, dict):
             if name not in ("dropout", "learning_rate"):
                 raise _space_error(
