@@ -581,8 +581,9 @@ def cmd_attention(args) -> int:
 
 
 def cmd_export(args) -> int:
-    _check_out_dir(args.out, create=True)
+    _check_out_dir(args.out)
     translator = _load_translator(args.model)
+    _check_out_dir(args.out, create=True)
     try:
         translator.export(args.out)
     except RuntimeError as error:  # another Keras backend than TensorFlow
@@ -596,8 +597,9 @@ def cmd_tune(args) -> int:
 
     from keras_bahdanau.tuning import run_search
 
-    _check_out_dir(args.out, create=True)
+    _check_out_dir(args.out)
     pairs = _load_pairs(args.data, reverse=args.reverse)
+    _check_out_dir(args.out, create=True)
     try:
         # Keras Tuner and Keras print progress on stdout: keep it for JSON.
         with contextlib.redirect_stdout(sys.stderr):

@@ -7,7 +7,8 @@ A training directory holds:
   last batch: the epoch's own backup follows) and at the end of every
   epoch, each time to a new file;
 - `backup/state.json`: `{"weights": file name, "epochs": N,
-  "completed_epochs": k, "batch": b, "finished": bool, "stopped": bool,
+  "completed_epochs": k, "batch": b, "epoch_batches": n or null,
+  "finished": bool, "stopped": bool,
   "random_states": [...]}` (the dropout layers' random state, which
   `save_weights` leaves out). Written atomically after the weights (a
   temporary file renamed), it commits the pair: a kill at any point keeps
@@ -281,6 +282,9 @@ class ResumableCheckpoint(keras.callbacks.Callback):
             "epochs": self.epochs,
             "completed_epochs": completed_epochs,
             "batch": batch,
+            # Batches of a whole epoch, when known: a resume skips `batch`
+            # batches only of data batched the same way.
+            "epoch_batches": self._epoch_batches(),
             "finished": finished,
             "stopped": stopped,
             "random_states": [
@@ -298,6 +302,10 @@ class ResumableCheckpoint(keras.callbacks.Callback):
         )
         if self.early_stopping is not None:
             self.early_stopping.remove_stale(self.backup_dir, state)
+
+    def _epoch_batches(self) -> "int | None":
+        steps = (self.params or {}).get("steps")
+        return None if steps is None else self._offset + int(steps)
 
     def on_epoch_begin(self, epoch, logs=None):
         self._completed = epoch
@@ -505,7 +513,9 @@ def _batches_to_skip(state: dict, train_data, epoch_variable) -> int:
     (`epoch_variable` given, a `tf.data.Dataset` of known length) can go
     on from the batch a mid-epoch backup reached; other data run the cut
     epoch again from its first batch. A backup that reached the epoch's
-    last batch (none is written there now) runs it again too.
+    last batch (none is written there now) runs it again too, as does data
+    with another number of batches per epoch than the interrupted run's
+    (another batch size: its first batches are other pairs).
     """
     batch = int(state.get("batch", 0) or 0)
     if (
@@ -515,6 +525,11 @@ def _batches_to_skip(state: dict, train_data, epoch_variable) -> int:
     ):
         return 0
     steps = int(train_data.cardinality())
+    saved = state.get("epoch_batches")
+    if saved is not None and saved != steps:
+        # Batched otherwise than the interrupted run (another batch size
+        # or data): its first `batch` batches are not these.
+        return 0
     return batch if batch < steps else 0
 
 

@@ -558,6 +558,34 @@ def test_users_own_model_trains_under_tensorflow_xla(config):
     assert not decoder.bounded_loop  # chosen at trace time, not configured
 
 
+def test_users_own_model_evaluates_any_length_under_tensorflow_xla():
+    # The bounded loop (static lengths only) is for XLA's gradients: an
+    # XLA-compiled forward pass over batches of unknown length (a relaxed
+    # trace) keeps scan and evaluates.
+    if keras.config.backend() != "tensorflow":
+        pytest.skip("the XLA trace detection is TensorFlow's")
+    import tensorflow as tf
+
+    inner = tiny(cell="lstm")
+    src = keras.Input((None,), dtype="int32")
+    tgt = keras.Input((None,), dtype="int32")
+    model = keras.Model([src, tgt], inner((src, tgt)))
+    model.compile(loss=kb.MaskedSparseCategoricalCrossentropy(),
+                  jit_compile=True)
+    rng = np.random.default_rng(0)
+
+    def batches():
+        for length in (3, 4, 5, 3, 4, 5):
+            ids = rng.integers(3, TGT_V, (4, length)).astype("int32")
+            yield (ids, ids), ids
+
+    spec = tf.TensorSpec((None, None), tf.int32)
+    data = tf.data.Dataset.from_generator(
+        batches, output_signature=((spec, spec), spec)
+    )
+    assert np.isfinite(model.evaluate(data, verbose=0))
+
+
 def compiled_under(policy):
     """The compiled `tiny` model built under `policy`, and its batch; its
     logits are float32 and finite."""

@@ -417,11 +417,11 @@ def _epoch_ordered_run(dropout=0.3):
     limits = {"max_source_length": 10, "max_target_length": 10}
     translator = kb.Translator.from_pairs(pairs, preset="tiny", **limits)
 
-    def data():
+    def data(batch_size=16):
         epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
-        dataset = translator.make_dataset(pairs, 16, shuffle=True, seed=3,
-                                          epoch=epoch)
-        assert int(dataset.cardinality()) == 6
+        dataset = translator.make_dataset(pairs, batch_size, shuffle=True,
+                                          seed=3, epoch=epoch)
+        assert int(dataset.cardinality()) == 96 // batch_size
         return dataset, epoch
 
     def model():
@@ -488,6 +488,26 @@ def test_resume_mid_epoch_skips_the_batches_already_trained(tmp_path):
     assert not [w for w in caught if "ran out of data" in str(w.message)]
     assert training.logged_history(directory).epoch == [0, 1, 2]
     assert training.read_state(directory)["finished"]
+
+
+def test_resume_mid_epoch_with_other_batches_reruns_the_epoch(tmp_path):
+    # The interrupted run had 6 batches an epoch; resumed on 12 (batch
+    # size 8) its first 4 batches are other pairs, so the cut epoch runs
+    # again from its first batch instead of skipping data never trained on.
+    data, model = _epoch_ordered_run()
+    directory = str(tmp_path / "cut")
+    with pytest.raises(KeyboardInterrupt):
+        _fit_ordered(data, model(), directory, [_InterruptAt(1, 3)])
+    state = training.read_state(directory)
+    assert (state["batch"], state["epoch_batches"]) == (4, 6)
+    narrower, epoch = data(batch_size=8)
+    resumed = model()
+    training.fit(resumed, narrower, epochs=3, directory=directory,
+                 epoch_variable=epoch, backup_every=2, verbose=0,
+                 early_stopping_patience=None)
+    # 6 + 4 steps before the interruption, then epochs 1 and 2 whole
+    # (12 each); skipping would have left out 4 of epoch 1's.
+    assert int(resumed.optimizer.iterations) == 10 + 2 * 12
 
 
 def test_second_interruption_in_the_resumed_epoch_resumes_exactly(tmp_path):

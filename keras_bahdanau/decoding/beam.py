@@ -66,8 +66,10 @@ class BeamSearch(DecodingStrategy):
     finished set keeps its best `beam_size` entries and is never
     overwritten by live ones. A sentence's search stops when none of its
     live beams can still beat its best finished one (an exact bound:
-    log-probabilities only fall), so its n-best list does not depend on
-    the other sentences of the batch; the loop ends when every sentence
+    log-probabilities only fall), so for a given `max_length` its n-best
+    list does not depend on the other sentences of the batch (the default
+    `max_length` of `generate` follows the batch's padded source length);
+    the loop ends when every sentence
     has stopped or at `max_length`, where the live beams are finished as
     they are. With `length_penalty=0` and a beam at least as wide as the number
     of live hypotheses the search is exact; `beam_size=1` is greedy search.

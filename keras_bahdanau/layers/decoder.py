@@ -581,7 +581,7 @@ class AttentiveDecoder(keras.layers.Layer):
             states, contexts, weights = self._manual_backprop_loop(
                 inputs, state, cache
             )
-        elif self._uses_bounded_loop():
+        elif self._uses_bounded_loop(training):
             states, contexts, weights = self._bounded_loop(
                 inputs, state, cache, context0, weights0
             )
@@ -627,17 +627,22 @@ class AttentiveDecoder(keras.layers.Layer):
         # the bounded loop, which JAX cannot differentiate.
         return keras.config.backend() == "tensorflow"
 
-    def _uses_bounded_loop(self):
+    def _uses_bounded_loop(self, training=None):
         """The time loop is the bounded `while_loop` (read at trace time).
 
         When asked for (`bounded_loop`), or under TensorFlow's XLA where
         the hand-written gradient does not apply (also when
         `manual_backprop` is turned off after `compile`): an
-        `AttentionSeq2Seq` compiled with `jit_compile=True`, or any model
-        whose step XLA compiles (a user's own functional model with
-        `jit_compile=True`, or `"auto"` on a GPU).
+        `AttentionSeq2Seq` compiled with `jit_compile=True`, or, in
+        training, any model whose step XLA compiles (a user's own
+        functional model with `jit_compile=True`, or `"auto"` on a GPU).
         """
-        xla = self.xla_training or tracing_for_tensorflow_xla()
+        # A detected XLA trace needs it only to differentiate the loop: a
+        # forward pass (evaluate, predict) keeps `scan`, which takes target
+        # lengths unknown at trace time.
+        xla = self.xla_training or bool(
+            training and tracing_for_tensorflow_xla()
+        )
         wanted = self.bounded_loop or (
             xla and not self._manual_backprop_supported()
         )
