@@ -356,9 +356,8 @@ def test_left_and_right_padding_give_the_same_outputs():
     left_logits = model((left, decoder_input))
     np.testing.assert_allclose(checks.to_numpy(left_logits),
                                checks.to_numpy(right_logits), atol=1e-5)
-    right = model.generate(source, max_length=5, strategy="beam",
-                           beam_size=2)
-    left = model.generate(left, max_length=5, strategy="beam", beam_size=2)
+    right = model.generate(source, max_length=5)
+    left = model.generate(left, max_length=5)
     np.testing.assert_array_equal(left["tokens"], right["tokens"])
 
 
@@ -541,9 +540,10 @@ def test_users_own_model_trains_under_tensorflow_xla(config):
     # jit_compile="auto" does on a TensorFlow GPU): configurations without
     # the hand-written gradient need the bounded loop, which the decoder
     # now picks from the XLA trace (it failed with "XLA compilation
-    # requires a fixed tensor list size").
-    if keras.config.backend() == "torch":
-        pytest.skip("jit_compile=True is not used with the torch backend")
+    # requires a fixed tensor list size"). JAX's XLA differentiates scan
+    # (test_jit_compile_training_step_matches_eager).
+    if keras.config.backend() != "tensorflow":
+        pytest.skip("the XLA trace detection is TensorFlow's")
     source, decoder_input, target = batch()
     src = keras.Input(source.shape[1:], dtype="int32")
     tgt = keras.Input(decoder_input.shape[1:], dtype="int32")
