@@ -451,20 +451,6 @@ def test_top_p_keeps_smallest_nucleus():
     assert set(np.unique(tokens)) == {IDS["a"], IDS["b"], IDS["c"]}
 
 
-def test_top_p_keeps_lowest_ids_when_probabilities_tie():
-    # a, b and c tie at 0.3: a nucleus of 0.5 needs two of them, and takes
-    # the two lowest ids, not the whole tied group (as top_k would).
-    scripted = ScriptedModel(
-        {"": {"a": 0.3, "b": 0.3, "c": 0.3, "$": 0.1}}
-    )
-    tokens = _sample_first_tokens(scripted, top_p=0.5)
-    assert set(np.unique(tokens)) == {IDS["a"], IDS["b"]}
-    assert abs(np.mean(tokens == IDS["a"]) - 0.5) < 0.04
-    # A nucleus the first token fills alone keeps that token only.
-    tokens = _sample_first_tokens(scripted, top_p=0.2)
-    assert set(np.unique(tokens)) == {IDS["a"]}
-
-
 def test_top_k_samples_only_top_k():
     scripted = ScriptedModel(
         {"": {"a": 0.3, "b": 0.4, "c": 0.2, "$": 0.1}}
@@ -474,14 +460,22 @@ def test_top_k_samples_only_top_k():
     assert abs(np.mean(tokens == IDS["b"]) - 0.4 / 0.7) < 0.04
 
 
-def test_top_k_keeps_exactly_k_ids_when_logits_tie():
-    # a, b and c tie: top_k=2 keeps the two lowest ids, as top_k does.
+@pytest.mark.parametrize("settings", [{"top_k": 2}, {"top_p": 0.5}],
+                         ids=["top_k", "top_p"])
+def test_filters_keep_the_lowest_ids_when_logits_tie(settings):
+    # a, b and c tie at 0.3: top_k=2 keeps the two lowest ids, as top_k
+    # does, and so does a nucleus of 0.5, which needs two of them (not the
+    # whole tied group).
     scripted = ScriptedModel(
         {"": {"a": 0.3, "b": 0.3, "c": 0.3, "$": 0.1}}
     )
-    tokens = _sample_first_tokens(scripted, top_k=2)
+    tokens = _sample_first_tokens(scripted, **settings)
     assert set(np.unique(tokens)) == {IDS["a"], IDS["b"]}
     assert abs(np.mean(tokens == IDS["a"]) - 0.5) < 0.04
+    if "top_p" in settings:
+        # A nucleus the first token fills alone keeps that token only.
+        tokens = _sample_first_tokens(scripted, top_p=0.2)
+        assert set(np.unique(tokens)) == {IDS["a"]}
 
 
 def test_top_k_one_sampling_is_greedy_when_logits_tie():
