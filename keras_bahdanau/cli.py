@@ -124,13 +124,8 @@ def _load_translator(path: str):
         raise UserError(_one_line(error)) from None
 
 
-def _check_out_dir(path: str, create: bool = False) -> None:
-    """`--out` names a directory: fail early when it or a parent is a file.
-
-    With `create`, the directory is made now, so a place where none can be
-    made (no permission, a read-only or special file system) fails with
-    one line before any work, not with a traceback at the end of it.
-    """
+def _check_out_dir(path: str) -> None:
+    """`--out` names a directory: fail early when it or a parent is a file."""
     if os.path.exists(path) and not os.path.isdir(path):
         raise UserError(
             f"--out must be a directory; {path!r} is an existing file. "
@@ -144,14 +139,19 @@ def _check_out_dir(path: str, create: bool = False) -> None:
             f"--out {path!r} cannot be created: {parent!r} is an existing "
             "file. Pass a directory outside it."
         )
-    if create:
-        try:
-            os.makedirs(path, exist_ok=True)
-        except OSError as error:
-            raise UserError(
-                f"--out {path!r} cannot be created: {_one_line(error)}. "
-                "Pass a directory you can write to."
-            ) from None
+
+
+def _make_out_dir(path: str) -> None:
+    """Makes the checked `--out` directory now, so a place where none can
+    be made (no permission, a read-only or special file system) fails with
+    one line before the work, not with a traceback at the end of it."""
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as error:
+        raise UserError(
+            f"--out {path!r} cannot be created: {_one_line(error)}. "
+            "Pass a directory you can write to."
+        ) from None
 
 
 def _check_utf8(name: str, texts: list) -> None:
@@ -583,7 +583,7 @@ def cmd_attention(args) -> int:
 def cmd_export(args) -> int:
     _check_out_dir(args.out)
     translator = _load_translator(args.model)
-    _check_out_dir(args.out, create=True)
+    _make_out_dir(args.out)
     try:
         translator.export(args.out)
     except RuntimeError as error:  # another Keras backend than TensorFlow
@@ -599,7 +599,7 @@ def cmd_tune(args) -> int:
 
     _check_out_dir(args.out)
     pairs = _load_pairs(args.data, reverse=args.reverse)
-    _check_out_dir(args.out, create=True)
+    _make_out_dir(args.out)
     try:
         # Keras Tuner and Keras print progress on stdout: keep it for JSON.
         with contextlib.redirect_stdout(sys.stderr):
