@@ -14,14 +14,16 @@ and prints JSON lines:
   gradients), `loss`, `optimizer` and `other` (mostly the weight-gradient
   products after the backward loops and the decoder's input products);
 - `{"kind": "op", "op": ..., "op_ms": ..., "count": ...}`: the largest op
-  types.
+  types;
+- with `--names TYPE`, `{"kind": "name", "name": ..., "op_ms": ...}`: the
+  largest ops of that type by name (summed over loop iterations).
 
 Op durations overlap when ops run at the same time (this CPU has 2 cores),
 so sums can exceed the wall time; a time loop whose ops add up to about
 its wall time ran about one op at a time. The profiler adds some overhead.
 
     python3 benchmarks/profile_step.py [--task train|greedy] [--length 20]
-        [--dtype float32|bfloat16] [--calls 3] [--top 15]
+        [--dtype float32|bfloat16] [--calls 3] [--top 15] [--names Cast]
 """
 
 import argparse
@@ -101,6 +103,10 @@ def main() -> None:
                         default="float32")
     parser.add_argument("--calls", type=int, default=3)
     parser.add_argument("--top", type=int, default=15)
+    parser.add_argument(
+        "--names", metavar="OP_TYPE", default=None,
+        help="also print the largest op names of this type (e.g. Cast)",
+    )
     args = parser.parse_args()
     if args.dtype == "bfloat16":
         use_bfloat16()
@@ -132,10 +138,13 @@ def main() -> None:
     by_region = collections.Counter()
     by_type = collections.Counter()
     counts = collections.Counter()
+    by_name = collections.Counter()
     for name, op_type, ms in op_events(logdir):
         by_region[region_of(name, args.task)] += ms / args.calls
         by_type[op_type] += ms / args.calls
         counts[op_type] += 1
+        if op_type == args.names:
+            by_name[name] += ms / args.calls
     print(json.dumps({
         "kind": "wall", **fields,
         "unprofiled_ms": round(unprofiled * 1000, 1),
@@ -150,6 +159,9 @@ def main() -> None:
             "kind": "op", **fields, "op": op_type, "op_ms": round(ms, 2),
             "count": counts[op_type] // args.calls,
         }), flush=True)
+    for name, ms in by_name.most_common(args.top):
+        print(json.dumps({"kind": "name", **fields, "op": args.names,
+                          "name": name, "op_ms": round(ms, 2)}), flush=True)
 
 
 if __name__ == "__main__":

@@ -489,6 +489,47 @@ def test_mixed_bfloat16_step_tracks_float32_and_scores_in_float32(config):
     assert np.all(weights16[~mask] == 0)
 
 
+@pytest.mark.parametrize("cell", ["gru", "lstm"])
+def test_bfloat16_cell_update_rounds_once(cell):
+    # Under mixed_bfloat16 the gate math runs in float32 and only the new
+    # state is rounded to bfloat16: the result is the exact update of the
+    # bfloat16 inputs, rounded once (bfloat16 math rounds every
+    # intermediate and lands several units of the last place away).
+    from types import SimpleNamespace
+
+    from keras_bahdanau.layers.recurrence import cell_update
+
+    rng = np.random.default_rng(0)
+    batch, units = 64, 32
+    gates = 4 if cell == "lstm" else 3
+
+    def bf16(shape, scale=1.0):
+        x = keras.ops.cast(rng.normal(scale=scale, size=shape), "bfloat16")
+        return x, checks.to_numpy(keras.ops.cast(x, "float64"))
+
+    inputs, x_np = bf16((batch, gates * units), 2.0)
+    h, h_np = bf16((batch, units))
+    c, c_np = bf16((batch, units))
+    bias, bias_np = bf16((gates * units,), 0.5)
+    # h @ [I/2 | I/2 | ...] is exact in bfloat16, so the reference sees
+    # the same recurrent product as the layer.
+    kernel_np = 0.5 * np.tile(np.eye(units), (1, gates))
+    recurrent = keras.ops.cast(h_np @ kernel_np, "bfloat16")
+    layer = SimpleNamespace(cell=cell, reset_after=True)
+    if cell == "gru":
+        (new,) = cell_update(layer, inputs, recurrent, (h,),
+                             {"recurrent_bias": bias})
+        expected = reference.gru_step(x_np, h_np, kernel_np, bias_np)
+    else:
+        new, _ = cell_update(layer, inputs, recurrent, (h, c), {})
+        expected, _ = reference.lstm_step(x_np, h_np, c_np, kernel_np)
+    assert checks.dtype_name(new) == "bfloat16"
+    got = checks.to_numpy(keras.ops.cast(new, "float64"))
+    # One rounding to 8 significant bits: at most half a unit of the last
+    # place, 2^-8 relative (a little more for float32 transcendentals).
+    np.testing.assert_allclose(got, expected, rtol=2.0**-8 * 1.01, atol=1e-6)
+
+
 # --------------------------------------------- hand-written loop gradient
 MANUAL_BACKPROP = ["gru", "gru_mean_bridge_normalize",
                    "gru_zeros_bridge_shallow"]

@@ -21,15 +21,20 @@ the Keras layer's at every real position; the tests check outputs and
 gradients against it and against finite differences. Measured on the
 benchmark encoder (batch 64, length 20, 256 units per direction, 2-core
 CPU, two runs): forward and backward 1.22-1.29x faster than the Keras layer
-(23.9 against 29.1 ms, 25.5 against 32.9 ms); inference keeps the Keras
-layer (its forward is 0.2-0.7 ms faster: it saves no gate values). Under
-`mixed_bfloat16` on TensorFlow the loop runs in bfloat16 end to end, as
-the Keras layer does there: the bf16 training step of the benchmark model
-is 1.09-1.10x faster.
+(23.9 against 29.1 ms, 25.5 against 32.9 ms); float32 inference keeps
+the Keras layer (its forward is 0.2-0.7 ms faster: it saves no gate
+values). Under `mixed_bfloat16` on TensorFlow the products run in
+bfloat16 and the gate math in float32 (TensorFlow's bfloat16 `sigmoid`
+and `tanh` are several times slower on CPUs), with the kernels cast once
+per call where the Keras layer casts them at every step: the bf16 training
+step of the benchmark model is 1.09-1.10x faster than with the Keras
+layer (measured with bfloat16 gate math), and inference, which uses the
+loop too in bfloat16, 2x faster for the encoder.
 """
 
 from keras import ops
 
+from keras_bahdanau.layers.probability import upcast_dtype
 from keras_bahdanau.layers.recurrence import gru_gates
 from keras_bahdanau.layers.recurrence import gru_gates_backward
 
@@ -73,24 +78,30 @@ def bidirectional_gru(embedded, mask, forward_cell, backward_cell):
 
 
 def _direction(steps, real, cell):
-    dtype = steps.dtype
     return _sequence(
         steps,
         real,
-        ops.cast(cell.recurrent_kernel, dtype),
-        ops.cast(cell.bias[1], dtype),
+        ops.cast(cell.recurrent_kernel, steps.dtype),
+        ops.cast(cell.bias[1], upcast_dtype(steps.dtype)),
     )
 
 
 def _forward(steps, real, recurrent_kernel, recurrent_bias):
-    """`steps` (T, B, 3U), `real` (T, B, 1) -> states and gates (T, B, U)."""
+    """`steps` (T, B, 3U), `real` (T, B, 1) -> states and gates (T, B, U).
+
+    The states are in the dtype of `steps`, the gates in float32 when that
+    is a 16-bit float (the gate math runs in float32, see module doc).
+    """
+    dtype = steps.dtype
+    math = recurrent_bias.dtype
 
     def body(carry, t):
         h = carry[0]
+        recurrent = ops.cast(ops.matmul(h, recurrent_kernel), math)
         z, r, candidate, r_h = gru_gates(
-            steps[t], ops.matmul(h, recurrent_kernel) + recurrent_bias
+            ops.cast(steps[t], math), recurrent + recurrent_bias
         )
-        gru = z * h + (1.0 - z) * candidate
+        gru = ops.cast(z * ops.cast(h, math) + (1.0 - z) * candidate, dtype)
         new_h = ops.where(real[t] > 0.5, gru, h)
         out = (new_h, z, r, candidate, r_h)
         return out, out
@@ -98,37 +109,40 @@ def _forward(steps, real, recurrent_kernel, recurrent_bias):
     # Keras' TensorFlow `scan` needs the per-step outputs to have the
     # carry's structure (so the gates the gradient needs are carried), and
     # fails on several `xs` of unknown length (so it scans step indices).
-    zeros = ops.zeros(
-        (ops.shape(steps)[1], recurrent_kernel.shape[0]), steps.dtype
-    )
-    _, outputs = ops.scan(body, (zeros,) * 5, ops.arange(ops.shape(steps)[0]))
+    shape = (ops.shape(steps)[1], recurrent_kernel.shape[0])
+    init = (ops.zeros(shape, dtype),) + (ops.zeros(shape, math),) * 4
+    _, outputs = ops.scan(body, init, ops.arange(ops.shape(steps)[0]))
     return outputs
 
 
 def _backward(d_states, saved, real, recurrent_kernel):
     h_prev, z, r, candidate, r_h = saved
+    dtype, math = h_prev.dtype, z.dtype
     kernel_t = ops.transpose(recurrent_kernel)
     per_step = (d_states, h_prev, z, r, candidate, r_h, real)
 
     def body(carry, t):
         dh_next = carry[0]
         dh_out, h, z_t, r_t, n_t, rh_t, m_t = (x[t] for x in per_step)
-        dh = dh_out + dh_next
+        m_t = ops.cast(m_t, math)
+        dh = ops.cast(dh_out, math) + dh_next
         d_gru = dh * m_t  # a masked step passes the state through
         d_inputs, d_recurrent = gru_gates_backward(
-            d_gru, h, z_t, r_t, n_t, rh_t
+            d_gru, ops.cast(h, math), z_t, r_t, n_t, rh_t
         )
+        d_inputs = ops.cast(d_inputs, dtype)
+        d_recurrent = ops.cast(d_recurrent, dtype)
         dh_prev = (
             dh * (1.0 - m_t)
             + d_gru * z_t
-            + ops.matmul(d_recurrent, kernel_t)
+            + ops.cast(ops.matmul(d_recurrent, kernel_t), math)
         )
         out = (dh_prev, d_inputs, d_recurrent)
         return out, out
 
     shape = ops.shape(d_states)
-    gates = ops.zeros((shape[1], 3 * shape[2]), d_states.dtype)
-    init = (ops.zeros_like(d_states[0]), gates, gates)
+    gates = ops.zeros((shape[1], 3 * shape[2]), dtype)
+    init = (ops.zeros((shape[1], shape[2]), math), gates, gates)
     _, (_, d_inputs, d_recurrent) = ops.scan(
         body, init, ops.arange(shape[0]), reverse=True
     )
@@ -137,7 +151,7 @@ def _backward(d_states, saved, real, recurrent_kernel):
         return ops.reshape(x, (-1, x.shape[-1]))
 
     d_kernel = ops.matmul(ops.transpose(rows(h_prev)), rows(d_recurrent))
-    d_bias = ops.sum(rows(d_recurrent), axis=0)
+    d_bias = ops.sum(ops.cast(rows(d_recurrent), math), axis=0)
     return d_inputs, d_kernel, d_bias
 
 

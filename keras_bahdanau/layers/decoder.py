@@ -434,7 +434,11 @@ class AttentiveDecoder(keras.layers.Layer):
         recurrent = self._cast(self.recurrent_kernel)
         kernels = {"context": self._cast(self.context_kernel)}
         if self.cell == "gru" and self.reset_after:
-            kernels["recurrent_bias"] = self._cast(self.recurrent_bias)
+            # Added inside the gate math, which runs in float32 under
+            # mixed policies (`cell_update`).
+            kernels["recurrent_bias"] = ops.cast(
+                self.recurrent_bias, upcast_dtype(self.compute_dtype)
+            )
         elif self.cell == "gru":
             kernels["candidate"] = recurrent[:, 2 * self.units :]
             recurrent = recurrent[:, : 2 * self.units]
@@ -670,8 +674,9 @@ class AttentiveDecoder(keras.layers.Layer):
         kernels = cache["kernels"]
         score_vector, score_bias = kernels["score"]
         keys = cache["keys"]
-        # The attention math runs in the keys' dtype (float32 under mixed
-        # policies, as in `_core`); the GRU in the compute dtype.
+        # The attention and GRU gate math run in the keys' dtype (float32
+        # under mixed policies, as in `_core`); the products in the compute
+        # dtype.
         score_vector = ops.cast(score_vector, keys.dtype)
         if score_bias is not None:
             # tanh(q + k + b): the bias joins the keys (its gradient is the

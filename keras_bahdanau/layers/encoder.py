@@ -66,11 +66,12 @@ class BidirectionalEncoder(keras.layers.Layer):
             large matmuls after the loop; the encoder's forward and backward
             1.22-1.29x faster) where it applies: `cell="gru"`, float32 or
             float64 compute on TensorFlow or JAX, bfloat16
-            (`mixed_bfloat16`) on TensorFlow. The weights are the `birnn`
-            Keras layer's either way, and that layer runs otherwise (and in
-            inference). Set it to `False` to always run the Keras layer;
-            outputs are the same (in bfloat16: as close to float32 as the
-            Keras layer's).
+            (`mixed_bfloat16`) on TensorFlow, where inference runs it too
+            (2x faster there; its gate math is float32). The weights are
+            the `birnn` Keras layer's either way, and that layer runs
+            otherwise (and in float32 inference). Set it to `False` to
+            always run the Keras layer; outputs are the same (in bfloat16:
+            at least as close to float32 as the Keras layer's).
 
     Call arguments:
         token_ids: int `(batch, source_len)`, ids in `[0, vocab_size)`,
@@ -172,19 +173,23 @@ class BidirectionalEncoder(keras.layers.Layer):
     def _fused_rnn_applies(self, training) -> bool:
         """Whether `call` runs `bidirectional_gru` instead of the layer.
 
-        Training only (the Keras layer's forward, which saves no gate
-        values, is faster), for the GRU, where
-        `hand_written_gradient_supported` in float32 or float64, and in
-        bfloat16 on TensorFlow (`mixed_bfloat16`: 1.10x per training step
-        of the benchmark model; `mixed_float16`, bfloat16 on JAX and
-        PyTorch keep Keras' layer).
+        For the GRU, where `hand_written_gradient_supported`: in training in
+        float32 or float64, and in bfloat16 on TensorFlow
+        (`mixed_bfloat16`: 1.10x per training step of the benchmark
+        model); in inference only in bfloat16, where its float32 gate math
+        and once-cast kernels make the benchmark encoder 2x faster than
+        Keras' layer (which casts its kernels at every step and runs
+        TensorFlow's slow bfloat16 `sigmoid`); in float32 the layer's
+        forward, which saves no gate values, is faster. `mixed_float16`,
+        bfloat16 on JAX and PyTorch keep Keras' layer.
         """
-        return bool(
-            training
-            and self.fused_rnn
+        if not (
+            self.fused_rnn
             and self.cell == "gru"
             and hand_written_gradient_supported(self.compute_dtype)
-        )
+        ):
+            return False
+        return bool(training) or self.compute_dtype == "bfloat16"
 
     def compute_mask(self, token_ids, previous_mask=None):
         return ops.not_equal(token_ids, self.pad_id)

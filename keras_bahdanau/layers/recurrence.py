@@ -10,12 +10,19 @@ hand-written gradients (`teacher_forcing.py`, `bigru.py`).
 import keras
 from keras import ops
 
+from keras_bahdanau.layers.probability import upcast_dtype
+
 # Gate blocks per cell: the width of the kernels is GATES[cell] * units.
 GATES = {"gru": 3, "lstm": 4}
 
 
 def cell_update(layer, inputs, recurrent, state, kernels):
     """Returns the new state tuple of `layer`'s cell.
+
+    Under a mixed policy the gate math runs in float32 (the state stays in
+    the compute dtype): more exact, and faster on CPUs, where TensorFlow's
+    bfloat16 `sigmoid` and `tanh` are several times slower than float32
+    (`benchmarks/profile_step.py --names Sigmoid`).
 
     Args:
         layer: the `AttentiveDecoder` (its `cell` and `reset_after` are
@@ -25,32 +32,45 @@ def cell_update(layer, inputs, recurrent, state, kernels):
             `reset_after=False`), the product of s_{i-1} and the recurrent
             kernel.
         state: the previous state tuple, `(h,)` or `(h, c)`.
-        kernels: the step weights in the compute dtype
-            (`AttentiveDecoder` step kernels: `recurrent_bias` for the
-            `reset_after` GRU, `candidate` for the paper's GRU).
+        kernels: the step weights (`AttentiveDecoder` step kernels:
+            `recurrent_bias` for the `reset_after` GRU, in the dtype of the
+            gate math; `candidate` for the paper's GRU, in the compute
+            dtype).
 
     Returns:
-        The new state tuple.
+        The new state tuple, in the dtype of `inputs`.
     """
-    h_prev = state[0]
+    compute = keras.backend.standardize_dtype(inputs.dtype)
+    math = upcast_dtype(compute)
+
+    def up(x):
+        return x if math == compute else ops.cast(x, math)
+
+    h_prev = up(state[0])
+    inputs, recurrent = up(inputs), up(recurrent)
     if layer.cell == "lstm":
         i, f, g, o = ops.split(inputs + recurrent, 4, axis=-1)
-        c = ops.sigmoid(f) * state[1] + ops.sigmoid(i) * ops.tanh(g)
-        return (ops.sigmoid(o) * ops.tanh(c), c)
-    if layer.reset_after:
+        c = ops.sigmoid(f) * up(state[1]) + ops.sigmoid(i) * ops.tanh(g)
+        new = (ops.sigmoid(o) * ops.tanh(c), c)
+    elif layer.reset_after:
         z, _, candidate, _ = gru_gates(
-            inputs, recurrent + kernels["recurrent_bias"]
+            inputs, recurrent + up(kernels["recurrent_bias"])
         )
+        new = (z * h_prev + (1.0 - z) * candidate,)
     else:
         # ops.split rather than slices: one concat in the gradient.
         x_z, x_r, x_h = ops.split(inputs, 3, axis=-1)
         r_z, r_r = ops.split(recurrent, 2, axis=-1)
         z = ops.sigmoid(x_z + r_z)
         r = ops.sigmoid(x_r + r_r)
+        reset = ops.cast(r * h_prev, compute)
         candidate = ops.tanh(
-            x_h + ops.matmul(r * h_prev, kernels["candidate"])
+            x_h + up(ops.matmul(reset, kernels["candidate"]))
         )
-    return (z * h_prev + (1.0 - z) * candidate,)
+        new = (z * h_prev + (1.0 - z) * candidate,)
+    if math == compute:
+        return new
+    return tuple(ops.cast(s, compute) for s in new)
 
 
 def gru_gates(inputs, recurrent):
