@@ -153,28 +153,12 @@ def load(path) -> tuple:
     Raises:
         FileNotFoundError: nothing saved at `path`.
         TypeError: `path` is not a str or `os.PathLike`.
-        ValueError: the files are not a saved translator.
+        ValueError: the files are not a saved translator, or one of them
+            is damaged (the message names it).
     """
     path = check_path("path", path, "my_translator")
     if os.path.isfile(path) and path.endswith(".keras"):
-        _check_archive(path, f"path={path!r}, a file that is not a .keras "
-                       "archive (not a zip file). Pass the directory or "
-                       ".keras file written by Translator.save.")
-        with zipfile.ZipFile(path) as archive:
-            if ARCHIVE_ENTRY not in archive.namelist():
-                raise ValueError(
-                    "`path` must be a translator saved by Translator.save. "
-                    f"Received: {path!r}, a .keras file without "
-                    "vocabularies. Build a Translator from the model and "
-                    "its tokenizers instead."
-                )
-            bundle = json.loads(archive.read(ARCHIVE_ENTRY))
-        return (
-            bundle["config"],
-            TextTokenizer.from_config(bundle["source_tokenizer"]),
-            TextTokenizer.from_config(bundle["target_tokenizer"]),
-            keras.saving.load_model(path),
-        )
+        return _load_archive(path)
     config_path = os.path.join(path, CONFIG_FILENAME)
     if not os.path.isfile(config_path):
         raise FileNotFoundError(
@@ -182,17 +166,84 @@ def load(path) -> tuple:
             "Pass a directory written by Translator.save or "
             "`keras-bahdanau train --out`."
         )
-    config = read_json(config_path)
+    config = _read(path, CONFIG_FILENAME, lambda: read_json(config_path))
     model_path = os.path.join(path, MODEL_FILENAME)
     _check_archive(model_path, f"path={path!r}, whose {MODEL_FILENAME} is "
                    "missing or not a .keras archive. Save the translator "
                    "again, or train it again.")
-    return (
-        config,
-        TextTokenizer.load(os.path.join(path, SOURCE_TOKENIZER_FILENAME)),
-        TextTokenizer.load(os.path.join(path, TARGET_TOKENIZER_FILENAME)),
-        keras.saving.load_model(model_path),
+    tokenizers = tuple(
+        _read(path, name, lambda name=name: TextTokenizer.load(
+            os.path.join(path, name)))
+        for name in (SOURCE_TOKENIZER_FILENAME, TARGET_TOKENIZER_FILENAME)
     )
+    return (
+        _checked_config(path, CONFIG_FILENAME, config),
+        *tokenizers,
+        _read(path, MODEL_FILENAME,
+              lambda: keras.saving.load_model(model_path)),
+    )
+
+
+def _load_archive(path: str) -> tuple:
+    _check_archive(path, f"path={path!r}, a file that is not a .keras "
+                   "archive (not a zip file). Pass the directory or "
+                   ".keras file written by Translator.save.")
+    with zipfile.ZipFile(path) as archive:
+        if ARCHIVE_ENTRY not in archive.namelist():
+            raise ValueError(
+                "`path` must be a translator saved by Translator.save. "
+                f"Received: {path!r}, a .keras file without "
+                "vocabularies. Build a Translator from the model and "
+                "its tokenizers instead."
+            )
+        bundle = _read(path, ARCHIVE_ENTRY,
+                       lambda: json.loads(archive.read(ARCHIVE_ENTRY)))
+    if not isinstance(bundle, dict):
+        _damaged(path, ARCHIVE_ENTRY, "it holds no JSON object")
+    source, target = (
+        _read(path, ARCHIVE_ENTRY, lambda key=key: TextTokenizer.from_config(
+            bundle[key]))
+        for key in ("source_tokenizer", "target_tokenizer")
+    )
+    return (
+        _checked_config(path, ARCHIVE_ENTRY, bundle.get("config")),
+        source,
+        target,
+        _read(path, "the model", lambda: keras.saving.load_model(path)),
+    )
+
+
+# The settings `Translator.load` needs; the others have defaults.
+_REQUIRED = ("max_source_length", "max_target_length")
+
+
+def _checked_config(path: str, name: str, config) -> dict:
+    if not isinstance(config, dict):
+        _damaged(path, name, "it holds no settings object")
+    missing = [key for key in _REQUIRED if key not in config]
+    if missing:
+        _damaged(path, name, f"it lacks {', '.join(map(repr, missing))}")
+    return config
+
+
+def _read(path: str, name: str, read):
+    """`read()`, with the errors of a damaged file as one `ValueError`."""
+    try:
+        return read()
+    except (KeyError, TypeError, AttributeError, ValueError,
+            zipfile.BadZipFile) as error:
+        _damaged(path, name, f"{type(error).__name__}: {error}")
+
+
+def _damaged(path: str, name: str, problem: str):
+    problem = " ".join(problem.split())
+    if len(problem) > 200:
+        problem = problem[:197] + "..."
+    raise ValueError(
+        "`path` must be a translator saved by Translator.save. Received: "
+        f"{path!r}, whose {name} is damaged ({problem}). Save the "
+        "translator again, or train it again."
+    ) from None
 
 
 def holds_translator(directory: str) -> bool:

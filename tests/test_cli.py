@@ -249,6 +249,24 @@ def test_error_missing_model(capsys, tmp_path):
     assert "No saved translator" in line
 
 
+def test_error_damaged_model(capsys, tmp_path, model_dir):
+    # A damaged settings file used to end in a KeyError traceback (exit 1),
+    # from `translate` and from a resumed `train` alike.
+    import shutil
+
+    out, data = model_dir
+    copy = tmp_path / "damaged"
+    shutil.copytree(out, copy)
+    (copy / "translator.json").write_text("{}", encoding="utf-8")
+    line = _error(capsys, ["translate", "--model", str(copy), "1 2"])
+    assert "whose translator.json is damaged" in line
+    line = _error(capsys, [
+        "train", "--data", data, "--out", str(copy), "--preset", "tiny",
+        "--epochs", "3", "--batch-size", "16", "--max-length", "8",
+    ])
+    assert "whose translator.json is damaged" in line
+
+
 def test_error_unknown_preset(capsys, tmp_path):
     data = _write_pairs(tmp_path / "p.tsv", [("a", "b")])
     line = _error(capsys, [

@@ -401,6 +401,48 @@ def test_save_load_export_reject_bad_paths(trained, tmp_path):
         kb.Translator.load(str(fake))
 
 
+@pytest.mark.parametrize("name, content, problem", [
+    ("translator.json", "{}", "it lacks 'max_source_length'"),
+    ("translator.json", "[]", "it holds no settings object"),
+    ("translator.json", "{bad", "JSONDecodeError"),
+    ("target_tokenizer.json", "{}", "TypeError"),
+    ("model.keras", None, "KeyError"),
+])
+def test_load_names_a_damaged_file(trained, tmp_path, name, content,
+                                   problem):
+    # Damaged files used to escape as KeyError, AttributeError or
+    # TypeError (a traceback from the CLI) instead of a ValueError.
+    import shutil
+
+    _, directory = trained
+    copy = tmp_path / "copy"
+    shutil.copytree(directory, copy)
+    if content is None:  # a zip without the model's config.json
+        with zipfile.ZipFile(copy / name, "w") as archive:
+            archive.writestr("x.txt", "x")
+    else:
+        (copy / name).write_text(content, encoding="utf-8")
+    with pytest.raises(ValueError, match=rf"whose {name} is damaged "
+                       rf"\({problem}"):
+        kb.Translator.load(str(copy))
+
+
+def test_load_names_a_damaged_keras_file_entry(trained, tmp_path):
+    translator, _ = trained
+    path = translator.save(str(tmp_path / "translator.keras"))
+    damaged = tmp_path / "damaged.keras"
+    with zipfile.ZipFile(path) as source, \
+            zipfile.ZipFile(damaged, "w") as target:
+        for item in source.infolist():
+            data = source.read(item)
+            if item.filename == "keras_bahdanau_translator.json":
+                data = b'{"source_tokenizer": {}}'
+            target.writestr(item, data)
+    with pytest.raises(ValueError, match=r"damaged.keras', whose "
+                       r"keras_bahdanau_translator.json is damaged"):
+        kb.Translator.load(str(damaged))
+
+
 def test_training_directory_contents(trained):
     _, directory = trained
     names = set(os.listdir(directory))
