@@ -177,6 +177,7 @@ def concrete_value(x) -> "np.ndarray | None":
 
     Example:
 
+    >>> import keras
     >>> import numpy as np
     >>> from keras_bahdanau.compilation import concrete_value
     >>> concrete_value(np.array([1, 2])).tolist()

@@ -44,7 +44,9 @@ def test_docstring_examples(name):
     runner = doctest.DocTestRunner(
         optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
     )
-    for test in finder.find(module, name):
+    # Empty globals: an example must import what it uses, so that it runs
+    # when pasted elsewhere, not only inside its module.
+    for test in finder.find(module, name, globs={}):
         runner.run(test, out=sys.stdout.write)
     result = runner.summarize(verbose=False)
     assert result.failed == 0, f"{result.failed} doctest failures in {name}"

@@ -56,6 +56,7 @@ def ban_repeated_ngrams(logits, tokens, step, size: int, end_id: int):
     Example:
 
     >>> import numpy as np
+    >>> from keras_bahdanau.decoding.repetition import ban_repeated_ngrams
     >>> logits = np.zeros((1, 5), "float32")
     >>> tokens = np.array([[3, 4, 3, 0]])   # next: column 3, after "3"
     >>> out = ban_repeated_ngrams(logits, tokens, 3, 2, end_id=2)

@@ -46,6 +46,7 @@ class Float32Initializer(keras.initializers.Initializer):
     Example:
 
     >>> import keras
+    >>> from keras_bahdanau.layers.initializers import Float32Initializer
     >>> init = Float32Initializer(keras.initializers.Orthogonal(seed=1))
     >>> values = init((4, 4), dtype="bfloat16")
     >>> keras.backend.standardize_dtype(values.dtype)
@@ -103,6 +104,7 @@ def distinct(initializer, name: str):
     Example:
 
     >>> import keras
+    >>> from keras_bahdanau.layers.initializers import distinct
     >>> init = keras.initializers.GlorotUniform()
     >>> a = distinct(init, "W_a")((4, 4))
     >>> b = distinct(init, "U_a")((4, 4))
