@@ -522,9 +522,17 @@ def cmd_translate(args) -> int:
     if not texts:
         texts = _stdin_lines()
     kwargs = {}
-    if args.strategy == "beam":
+    for flag, value, strategy in (("--beam-size", args.beam_size, "beam"),
+                                  ("--seed", args.seed, "sampling")):
+        if value is not None and args.strategy != strategy:
+            raise UserError(
+                f"{flag} applies to --strategy {strategy} only; got "
+                f"--strategy {args.strategy}. Add --strategy {strategy} or "
+                f"drop {flag}."
+            )
+    if args.beam_size is not None:
         kwargs["beam_size"] = args.beam_size
-    if args.strategy == "sampling" and args.seed is not None:
+    if args.seed is not None:
         kwargs["seed"] = args.seed
     if args.no_repeat_ngram_size is not None:
         kwargs["no_repeat_ngram_size"] = args.no_repeat_ngram_size
@@ -672,8 +680,13 @@ def build_parser() -> argparse.ArgumentParser:
     translate.add_argument(
         "--strategy", choices=("greedy", "beam", "sampling"), default="greedy"
     )
-    translate.add_argument("--beam-size", type=_positive(int), default=4)
-    translate.add_argument("--seed", type=_seed, default=None)
+    translate.add_argument(
+        "--beam-size", type=_positive(int), default=None,
+        help="with --strategy beam (default: generate's, 4)",
+    )
+    translate.add_argument(
+        "--seed", type=_seed, default=None, help="with --strategy sampling"
+    )
     translate.add_argument(
         "--no-repeat-ngram-size", type=_positive(int), default=None,
         help="never repeat an n-gram of this size in one output",

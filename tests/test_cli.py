@@ -301,6 +301,19 @@ def test_error_no_pair_within_max_length(capsys, tmp_path, command):
     assert "--max-length (now 2)" in line
 
 
+@pytest.mark.parametrize("argv, message", [
+    (["--beam-size", "5"], "--beam-size applies to --strategy beam only; "
+     "got --strategy greedy"),
+    (["--strategy", "beam", "--seed", "3"], "--seed applies to --strategy "
+     "sampling only; got --strategy beam"),
+])
+def test_error_option_of_another_strategy(capsys, model_dir, argv, message):
+    # Both used to be ignored silently (Translator.translate refuses them).
+    line = _error(capsys, ["translate", "--model", model_dir[0], *argv,
+                           "1 2"])
+    assert message in line
+
+
 @pytest.mark.parametrize("command", ["train", "tune", "translate"])
 @pytest.mark.parametrize("seed", ["-1", "4294967296", "x"])
 def test_error_seed_out_of_range(capsys, command, seed):
