@@ -45,6 +45,7 @@ def save(translator, path) -> str:
     Raises:
         TypeError: `path` is not a str or `os.PathLike`.
         FileExistsError: `path` (not ending in `.keras`) is a file.
+        IsADirectoryError: `path` ends in `.keras` and is a directory.
 
     Example:
 
@@ -64,6 +65,12 @@ def save(translator, path) -> str:
         TARGET_TOKENIZER_FILENAME: translator.target_tokenizer.get_config(),
     }
     if path.endswith(".keras"):
+        if os.path.isdir(path):
+            raise IsADirectoryError(
+                "`path` ending in `.keras` must be a file. Received: "
+                f"path={path!r}, an existing directory. Pass a file path, "
+                "or a directory name without the `.keras` ending."
+            )
         bundle = {
             "config": translator.get_config(),
             "source_tokenizer": tokenizers[SOURCE_TOKENIZER_FILENAME],

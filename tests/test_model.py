@@ -3,6 +3,7 @@
 import importlib.util
 import json
 import os
+import re
 import subprocess
 import sys
 import warnings
@@ -51,6 +52,20 @@ def test_special_ids_in_range(name, value):
     with pytest.raises(ValueError, match=f"`{name}` must be an int in "
                        "\\[0, target_vocab_size\\).*Use ids inside"):
         tiny(**{name: value})
+
+
+def test_special_ids_accept_numpy_integers():
+    model = tiny(pad_id=np.int64(0), start_id=np.int32(1), end_id=np.int64(2))
+    assert type(model.pad_id) is int and type(model.end_id) is int
+    json.dumps(model.get_config())  # the config stays JSON
+
+
+@pytest.mark.parametrize("dtype", ["int32", "bool"])
+def test_dtype_must_be_a_float_policy(dtype):
+    # Used to fail deep inside a backend op (or a sampler) at `generate`.
+    with pytest.raises(ValueError, match=r"`dtype` must be a floating-point "
+                       rf"dtype policy. Received: dtype='{dtype}'"):
+        tiny(dtype=dtype)
 
 
 def test_unknown_preset():
@@ -399,6 +414,42 @@ def test_masked_accuracy():
     metric.reset_state()
     assert float(checks.to_numpy(metric.result())) == 0.0
     assert checks.assert_serialization_round_trip(metric).pad_id == 0
+
+
+def test_keras_loops_check_array_ids_before_compiling():
+    # Inside a compiled step an id outside the vocabulary cannot raise:
+    # TensorFlow failed without naming it, JAX trained silently to NaN.
+    source, decoder_input, target = kb.data.reversal_task(
+        16, 3, 6, seed=0)  # ids up to 12
+    model = kb.build_model(10, 10, preset="tiny")
+    model.compile()
+    ok = (source % 10, decoder_input % 10)
+    calls = [
+        ("x[0]", lambda: model.fit((source, decoder_input), target % 10,
+                                   verbose=0)),
+        ("x['target_ids']", lambda: model.evaluate(
+            {"source_ids": ok[0], "target_ids": decoder_input}, target % 10,
+            verbose=0)),
+        ("y", lambda: model.train_on_batch(ok, target)),
+        # PyTorch's "ignore" label wrapped or gave NaN; it is no id here.
+        ("y", lambda: model.test_on_batch(ok, np.full_like(target, -100))),
+        ("validation_data[1]", lambda: model.fit(
+            ok, target % 10, validation_data=(ok, target), verbose=0)),
+    ]
+    for name, call in calls:
+        with pytest.raises(ValueError, match=rf"`{re.escape(name)}` must "
+                           r"hold ids in \[0, 10\)"):
+            call()
+    assert not model.built or not np.any(
+        [np.isnan(checks.to_numpy(w)).any() for w in model.weights])
+    # Valid arrays train; a dataset passes unchecked (not consumed).
+    history = model.fit(ok, target % 10, batch_size=8, verbose=0).history
+    assert np.isfinite(history["loss"][0])
+    import tensorflow as tf
+
+    dataset = tf.data.Dataset.from_tensor_slices((ok, target % 10)).batch(8)
+    history = model.fit(dataset, verbose=0).history
+    assert np.isfinite(history["loss"][0])
 
 
 def test_compile_defaults():

@@ -394,6 +394,13 @@ def test_save_load_export_reject_bad_paths(trained, tmp_path):
     with pytest.raises(FileExistsError, match=r"`path` must be a directory.*"
                        r"an existing file\. Pass another path"):
         translator.export(str(a_file))
+    # Used to fail renaming an internal temporary file onto the directory.
+    a_directory = tmp_path / "run.keras"
+    a_directory.mkdir()
+    with pytest.raises(IsADirectoryError, match=r"`path` ending in `.keras` "
+                       r"must be a file.*run.keras', an existing directory"):
+        translator.save(str(a_directory))
+    assert sorted(os.listdir(tmp_path)) == ["a_file", "run.keras"]
     fake = tmp_path / "fake.keras"
     fake.write_bytes(b"not a zip file")
     with pytest.raises(ValueError, match=r"`path` must be a translator saved "

@@ -18,6 +18,8 @@ from keras_bahdanau.layers.validation import check_bool
 from keras_bahdanau.layers.validation import check_positive_int
 from keras_bahdanau.layers.validation import check_seed
 from keras_bahdanau.layers.validation import check_token_ids
+from keras_bahdanau.models.data_checks import check_data
+from keras_bahdanau.models.data_checks import check_validation_data
 from keras_bahdanau.models.losses import MaskedSparseCategoricalCrossentropy
 from keras_bahdanau.models.losses import MaskedTokenAccuracy
 from keras_bahdanau.optimizers import Adam
@@ -107,6 +109,17 @@ class AttentionSeq2Seq(keras.Model):
         **kwargs,
     ):
         super().__init__(**kwargs)
+        policy = self.dtype_policy
+        if not all(
+            keras.backend.is_float_dtype(dtype)
+            for dtype in (policy.compute_dtype, policy.variable_dtype)
+        ):
+            raise ValueError(
+                "`dtype` must be a floating-point dtype policy. Received: "
+                f"dtype={kwargs.get('dtype')!r} (compute dtype "
+                f"{policy.compute_dtype}, variables {policy.variable_dtype})."
+                " Pass e.g. 'float32', 'mixed_bfloat16' or 'mixed_float16'."
+            )
         # Checked here too, so that messages name the model's arguments
         # (the layers would name theirs: `units`, `vocab_size`).
         for name, value in (
@@ -127,8 +140,8 @@ class AttentionSeq2Seq(keras.Model):
         special = {"pad_id": pad_id, "start_id": start_id, "end_id": end_id}
         for name, value in special.items():
             if (
-                isinstance(value, bool)
-                or not isinstance(value, int)
+                isinstance(value, (bool, np.bool_))
+                or not isinstance(value, (int, np.integer))
                 or not 0 <= value < target_vocab_size
             ):
                 raise ValueError(
@@ -156,17 +169,15 @@ class AttentionSeq2Seq(keras.Model):
         self.deep_output = deep_output
         self.bridge = bridge
         self.reset_after = reset_after
-        self.pad_id = pad_id
-        self.start_id = start_id
-        self.end_id = end_id
-        policy = self.dtype_policy
+        # NumPy integers become ints: the config is JSON.
+        self.pad_id, self.start_id, self.end_id = map(int, special.values())
         self.encoder = BidirectionalEncoder(
             source_vocab_size,
             embedding_dim,
             encoder_units,
             cell=cell,
             dropout=dropout,
-            pad_id=pad_id,
+            pad_id=self.pad_id,
             name="encoder",
             dtype=policy,
         )
@@ -208,6 +219,27 @@ class AttentionSeq2Seq(keras.Model):
     def compute_output_shape(self, input_shape):
         _, target_shape = _split_inputs(input_shape)
         return tuple(target_shape) + (self.target_vocab_size,)
+
+    # ------------------------------------------------------------ Keras loops
+    # Ids outside the vocabulary cannot be caught inside a compiled step
+    # (TensorFlow fails without naming them, JAX trains to NaN): array data
+    # is checked before Keras sees it (`data_checks`).
+    def fit(self, x=None, y=None, *args, **kwargs):
+        check_data(self, x, y)
+        check_validation_data(self, kwargs.get("validation_data"))
+        return super().fit(x, y, *args, **kwargs)
+
+    def evaluate(self, x=None, y=None, *args, **kwargs):
+        check_data(self, x, y)
+        return super().evaluate(x, y, *args, **kwargs)
+
+    def train_on_batch(self, x, y=None, *args, **kwargs):
+        check_data(self, x, y)
+        return super().train_on_batch(x, y, *args, **kwargs)
+
+    def test_on_batch(self, x, y=None, *args, **kwargs):
+        check_data(self, x, y)
+        return super().test_on_batch(x, y, *args, **kwargs)
 
     # ------------------------------------------------------ decoding contract
     def encode(self, source_ids, training=None):
