@@ -2,6 +2,10 @@
 
 import re
 
+import numpy as np
+
+from keras_bahdanau.layers.validation import check_choice
+
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
 
 
@@ -39,16 +43,24 @@ def corpus_scores(
     (Popović, 2015, character 6-grams, beta 2). Both are on a 0-100 scale.
 
     Args:
-        hypotheses: system translations.
-        references: reference translations, aligned with `hypotheses`.
-        tokenize: sacrebleu BLEU tokenizer name, or `None` for automatic.
+        hypotheses: system translations: a list (or tuple, or 1-D NumPy
+            array) of str, one sentence per item.
+        references: reference translations, aligned with `hypotheses`
+            (the same kinds of sequence).
+        tokenize: sacrebleu BLEU tokenizer name (one of
+            `sacrebleu.metrics.BLEU.TOKENIZERS`: `"13a"`, `"intl"`, `"zh"`,
+            `"char"`, `"none"`, ...), or `None` for automatic.
 
     Returns:
         `{"bleu": float, "chrf": float, "n": int}`, scores rounded to 2
         decimals.
 
     Raises:
-        ValueError: if the lists differ in length or are empty.
+        TypeError: if `hypotheses` or `references` is a single str (which
+            would be scored character by character) or not a sequence of
+            str.
+        ValueError: if the lists differ in length or are empty, or
+            `tokenize` names no sacrebleu BLEU tokenizer.
 
     Example:
 
@@ -58,6 +70,11 @@ def corpus_scores(
     """
     import sacrebleu
 
+    hypotheses = _sentences("hypotheses", hypotheses)
+    references = _sentences("references", references)
+    check_choice(
+        "tokenize", tokenize, [None, *sacrebleu.metrics.BLEU.TOKENIZERS]
+    )
     if len(hypotheses) != len(references):
         raise ValueError(
             "`hypotheses` and `references` must have the same length. "
@@ -78,3 +95,30 @@ def corpus_scores(
         "chrf": round(float(chrf.score), 2),
         "n": len(references),
     }
+
+
+def _sentences(name: str, value) -> list:
+    """`value` as a list of str, or `TypeError` naming `name`."""
+    if isinstance(value, (str, bytes)):
+        raise TypeError(
+            f"`{name}` must be a list of str, one sentence per item. "
+            f"Received: {name}={value!r} (a single {type(value).__name__}, "
+            "which would be scored character by character). Wrap it in a "
+            f"list: {name}=[{value!r}]."
+        )
+    if isinstance(value, np.ndarray) and value.ndim == 1:
+        value = value.tolist()
+    if not isinstance(value, (list, tuple)):
+        raise TypeError(
+            f"`{name}` must be a list of str, one sentence per item. "
+            f"Received: {name} of type {type(value).__name__}. Pass e.g. "
+            f"{name}=['the cat sat']."
+        )
+    for index, item in enumerate(value):
+        if not isinstance(item, str):
+            raise TypeError(
+                f"`{name}` must hold str sentences. Received: "
+                f"{name}[{index}]={item!r} of type {type(item).__name__}. "
+                "Decode bytes and drop None."
+            )
+    return list(value)

@@ -482,15 +482,25 @@ def restore(model: keras.Model, directory: str) -> int:
 
 def check_fit_settings(
     epochs, early_stopping_patience, backup_every
-) -> None:
-    """Raises `ValueError` for settings `fit` cannot use.
+) -> tuple:
+    """Checks the settings `fit` uses; returns them as plain Python ints.
+
+    NumPy integers are accepted and converted (the backup state is JSON).
 
     Args:
         epochs: an int >= 1.
         early_stopping_patience: `None` or an int >= 0 (0: off).
         backup_every: `None` or an int >= 0 (0: at epoch ends only).
+
+    Returns:
+        `(epochs, early_stopping_patience, backup_every)`, ints (or None).
+
+    Raises:
+        ValueError: a setting that is not an int (bools included) or is
+            out of range.
     """
-    check_positive_int("epochs", epochs, "epochs=10")
+    epochs = check_positive_int("epochs", epochs, "epochs=10")
+    others = []
     for name, value, example in (
         ("early_stopping_patience", early_stopping_patience, 3),
         ("backup_every", backup_every, 50),
@@ -504,6 +514,8 @@ def check_fit_settings(
                 f"`{name}` must be None or an int >= 0. Received: "
                 f"{name}={value!r}. Use e.g. {name}={example}."
             )
+        others.append(None if value is None else int(value))
+    return (epochs, *others)
 
 
 def _batches_to_skip(state: dict, train_data, epoch_variable) -> int:
@@ -648,7 +660,8 @@ def fit(
         train_data: training `tf.data.Dataset` of `(inputs, targets)`
             batches, or an `(inputs, targets)` tuple of arrays.
         validation_data: validation data or `None`.
-        epochs: total number of epochs, those of earlier runs included.
+        epochs: total number of epochs, those of earlier runs included
+            (an int; NumPy integers are stored as Python ints).
         directory: training directory for backups and `training_log.csv`;
             `None` trains without either.
         callbacks: extra Keras callbacks.
@@ -704,7 +717,9 @@ def fit(
     >>> len(history.history["loss"])
     1
     """
-    check_fit_settings(epochs, early_stopping_patience, backup_every)
+    epochs, early_stopping_patience, backup_every = check_fit_settings(
+        epochs, early_stopping_patience, backup_every
+    )
     callbacks = list(callbacks or [])
     if epoch_variable is not None:
         callbacks.insert(0, _SetEpoch(epoch_variable))

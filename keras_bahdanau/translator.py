@@ -16,8 +16,8 @@ from keras_bahdanau.data.datasets import make_dataset
 from keras_bahdanau.data.pairs import check_path
 from keras_bahdanau.layers.validation import check_positive_int
 from keras_bahdanau.layers.validation import check_type
-from keras_bahdanau.models import PRESETS
 from keras_bahdanau.models import build_model
+from keras_bahdanau.models.factory import check_preset
 from keras_bahdanau.text import TextTokenizer
 
 
@@ -98,10 +98,10 @@ class Translator:
                 "`model` must be a keras.Model (AttentionSeq2Seq). Received: "
                 f"{type(model).__name__}. Use kb.build_model(...)."
             )
-        check_positive_int(
+        max_source_length = check_positive_int(
             "max_source_length", max_source_length, "max_source_length=40"
         )
-        check_positive_int(
+        max_target_length = check_positive_int(
             "max_target_length", max_target_length, "max_target_length=40"
         )
         for side, tokenizer, size in (
@@ -197,17 +197,22 @@ class Translator:
 
         Raises:
             FileNotFoundError: missing file.
-            TypeError: a pair or an override of the wrong type.
+            TypeError: a pair, an override or `preset` (e.g. a list) of
+                the wrong type.
             ValueError: empty or malformed data, unknown preset, bad setting.
         """
-        if preset is not None and preset not in PRESETS:
-            raise ValueError(
-                f"`preset` must be one of {sorted(PRESETS)} or None. "
-                f"Received: preset={preset!r}. Pick one of those."
-            )
+        check_preset(preset)
+        source_vocab_size = check_positive_int(
+            "source_vocab_size", source_vocab_size, "source_vocab_size=8000"
+        )
+        target_vocab_size = check_positive_int(
+            "target_vocab_size", target_vocab_size, "target_vocab_size=8000"
+        )
         pairs = as_pairs(pairs_or_path, reverse=reverse)
         if max_pairs is not None:
-            check_positive_int("max_pairs", max_pairs, "max_pairs=5000")
+            max_pairs = check_positive_int(
+                "max_pairs", max_pairs, "max_pairs=5000"
+            )
             pairs = pairs[:max_pairs]
         train, validation, _ = split_pairs(
             pairs, validation_split=validation_split, seed=seed
@@ -480,7 +485,9 @@ class Translator:
             ValueError: unknown strategy or invalid decoding settings.
         """
         texts = _as_texts(texts)
-        check_positive_int("batch_size", batch_size, "batch_size=64")
+        batch_size = check_positive_int(
+            "batch_size", batch_size, "batch_size=64"
+        )
         if max_length is None:
             max_length = self.max_target_length + 1
         # Bad settings fail alike when no text needs the model.
@@ -611,7 +618,7 @@ class Translator:
         """
         pairs = as_pairs(pairs_or_path, reverse=reverse)
         if limit is not None:
-            check_positive_int("limit", limit, "limit=500")
+            limit = check_positive_int("limit", limit, "limit=500")
             pairs = pairs[:limit]
         hypotheses = self.translate(
             [s for s, _ in pairs], strategy=strategy, **generate_kwargs
@@ -654,6 +661,7 @@ class Translator:
         Raises:
             TypeError: `path` is not a str or `os.PathLike`.
             FileExistsError: `path` (not ending in `.keras`) is a file.
+            IsADirectoryError: `path` ends in `.keras` and is a directory.
         """
         return translator_files.save(self, path)
 

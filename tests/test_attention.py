@@ -559,3 +559,13 @@ def test_mixed_precision(policy, probability_fn):
 
     grad = checks.gradient(function, query)
     assert np.all(np.isfinite(grad)) and np.abs(grad).sum() > 0
+
+
+def test_numpy_units_are_stored_as_an_int():
+    # np.int64(4) was refused: "must be a positive int ... Received:
+    # units=np.int64(4)".
+    import json
+
+    layer = kb.BahdanauAttention(np.int64(4))
+    assert type(layer.units) is int and layer.units == 4
+    json.dumps(layer.get_config())

@@ -256,3 +256,123 @@ def test_date_text_pairs():
             assert str(date.day) in source.replace(str(date.year), "")
             formats.add(source.split()[0][:3] == month[:3])
     assert len(formats) == 3  # slash, month first, other first
+
+
+def test_split_pairs_accepts_numpy_fractions():
+    # np.float32(0.2) used to be refused as "must be a float".
+    pairs = list(range(10))
+    expected = data.split_pairs(pairs, 0.2, 0.1, seed=0)
+    assert data.split_pairs(
+        pairs, np.float32(0.2), np.float64(0.1), seed=0
+    ) == expected
+    assert data.split_pairs(pairs, np.int64(0))[1] == []
+    with pytest.raises(TypeError, match=r"`validation_split` must be a "
+                       r"float. Received: validation_split=np.True_"):
+        data.split_pairs(pairs, np.bool_(True))
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        # END equal to PAD: every end of sentence looked like padding.
+        ({"pad_id": 2, "end_id": 2}, ValueError,
+         r"`pad_id`, `start_id` and `end_id` must be different.*"
+         r"Give each special token its own id"),
+        ({"start_id": 0}, ValueError, "must be different"),
+        # Negative ids ended up in the arrays.
+        ({"pad_id": -5}, ValueError,
+         r"`pad_id` must be a non-negative int.*Received: pad_id=-5. "
+         r"Pass e.g. pad_id=0"),
+        ({"end_id": 2.0}, TypeError,
+         r"`end_id` must be an int.*Received: end_id=2.0 of type float"),
+        ({"start_id": True}, TypeError, r"`start_id` must be an int"),
+        ({"pad_id": None}, TypeError, r"`pad_id` must be an int"),
+    ],
+)
+def test_reversal_task_checks_special_ids(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        data.reversal_task(2, 2, 3, **kwargs)
+
+
+def test_reversal_task_accepts_numpy_special_ids():
+    src, dec_in, tgt = data.reversal_task(
+        20, 3, 3, vocab_size=4, pad_id=np.int64(9), start_id=np.int32(7),
+        end_id=np.int64(8),
+    )
+    expected = data.reversal_task(
+        20, 3, 3, vocab_size=4, pad_id=9, start_id=7, end_id=8
+    )
+    for got, want in zip((src, dec_in, tgt), expected):
+        np.testing.assert_array_equal(got, want)
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    from keras_bahdanau.text import TextTokenizer
+
+    return TextTokenizer.learn(
+        [s for s, _ in data.reversal_text_pairs(40, seed=0)], vocab_size=30
+    )
+
+
+def test_make_dataset_empty_pairs_have_their_own_message(tokenizer):
+    from keras_bahdanau.data.datasets import make_dataset
+
+    # Used to say "0 pair(s), all longer than max_source_length=...".
+    with pytest.raises(ValueError, match=r"`pairs` must hold at least one "
+                       r"\(source, target\) pair. Received: pairs=\[\] "
+                       r"\(no pairs\). Pass some pairs"):
+        make_dataset([], tokenizer, tokenizer)
+    with pytest.raises(ValueError, match=r"`validation_pairs` must hold"):
+        make_dataset([], tokenizer, tokenizer, name="validation_pairs")
+
+
+@pytest.mark.parametrize("name", ["max_source_length", "max_target_length"])
+@pytest.mark.parametrize("value", [None, 40.0, 0, "40", True])
+def test_make_dataset_checks_lengths(tokenizer, name, value):
+    from keras_bahdanau.data.datasets import make_dataset
+
+    # None was a bare TypeError; 40.0 a TensorFlow error inside tf.data.
+    pairs = data.reversal_text_pairs(4, seed=0)
+    with pytest.raises(ValueError, match=rf"`{name}` must be a positive "
+                       rf"int, e.g. {name}=40. Received: {name}="):
+        make_dataset(pairs, tokenizer, tokenizer, **{name: value})
+
+
+@pytest.mark.parametrize(
+    "epoch, received",
+    [
+        (3, r"epoch=3 of type int"),
+        ("0", r"epoch='0' of type str"),
+        ("int32", r"a tf.Variable of dtype int32"),
+    ],
+)
+@pytest.mark.parametrize("shuffle", [True, False])
+def test_make_dataset_checks_epoch(tokenizer, epoch, received, shuffle):
+    import tensorflow as tf
+
+    from keras_bahdanau.data.datasets import make_dataset
+
+    if epoch == "int32":
+        epoch = tf.Variable(0, dtype=tf.int32)
+    pairs = data.reversal_text_pairs(4, seed=0)
+    with pytest.raises(TypeError, match=r"`epoch` must be None or an int64 "
+                       rf"tf.Variable.*Received: {received}. Pass e.g. "
+                       r"epoch=tf.Variable\(0, dtype=tf.int64\)"):
+        make_dataset(pairs, tokenizer, tokenizer, shuffle=shuffle,
+                     epoch=epoch)
+
+
+def test_make_dataset_accepts_numpy_sizes_and_int64_epoch(tokenizer):
+    import tensorflow as tf
+
+    from keras_bahdanau.data.datasets import make_dataset
+
+    pairs = data.reversal_text_pairs(10, seed=0)
+    dataset = make_dataset(
+        pairs, tokenizer, tokenizer, max_source_length=np.int64(20),
+        max_target_length=np.int32(20), batch_size=np.int64(4), shuffle=True,
+        seed=0, epoch=tf.Variable(0, dtype=tf.int64),
+    )
+    sizes = [int(target.shape[0]) for _, target in dataset]
+    assert sizes == [4, 4, 2]

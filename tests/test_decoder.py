@@ -754,3 +754,20 @@ def test_manual_backprop_trains_with_unknown_lengths():
         history = model.fit([target_ids, memory], target_ids, epochs=2,
                             verbose=0)
         assert np.all(np.isfinite(history.history["loss"]))
+
+
+def test_numpy_sizes_are_stored_as_python_numbers():
+    # np.int64 sizes were refused as "must be a positive int"; they are
+    # kept as plain ints so that the config stays JSON.
+    import json
+
+    decoder = kb.AttentiveDecoder(
+        np.int64(V), np.int32(EMB), np.int64(UNITS), np.int64(ATT),
+        maxout_units=np.int64(3), dropout=np.float32(0.5),
+    )
+    config = decoder.get_config()
+    for name in ("vocab_size", "embedding_dim", "units", "attention_units",
+                 "maxout_units"):
+        assert type(config[name]) is int, name
+    assert type(config["dropout"]) is float and config["dropout"] == 0.5
+    json.dumps(config)

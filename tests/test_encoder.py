@@ -397,3 +397,23 @@ def test_fused_rnn_trains_with_unknown_lengths():
         assert np.all(np.isfinite(history.history["loss"]))
     after = [checks.to_numpy(w) for w in encoder.weights]
     assert all(not np.allclose(a, b) for a, b in zip(before, after))
+
+
+def test_numpy_sizes_are_stored_as_python_numbers():
+    # np.int64(6) was refused as "must be a positive int", np.float32(0.25)
+    # as "must be a float"; both are kept as plain numbers (JSON config).
+    import json
+
+    encoder = kb.BidirectionalEncoder(
+        np.int64(VOCAB), np.int32(EMB), np.int64(UNITS),
+        dropout=np.float32(0.25),
+    )
+    config = encoder.get_config()
+    for name in ("vocab_size", "embedding_dim", "units"):
+        assert type(config[name]) is int, name
+    assert type(config["dropout"]) is float and config["dropout"] == 0.25
+    json.dumps(config)
+    with pytest.raises(ValueError, match="`units` must be a positive int"):
+        kb.BidirectionalEncoder(VOCAB, EMB, np.bool_(True))
+    with pytest.raises(ValueError, match="`dropout` must be a float"):
+        kb.BidirectionalEncoder(VOCAB, EMB, UNITS, dropout=True)

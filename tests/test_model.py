@@ -46,11 +46,14 @@ def test_special_ids_must_differ():
         tiny(pad_id=0, start_id=0)
 
 
-@pytest.mark.parametrize("name, value", [("pad_id", -1), ("start_id", TGT_V),
-                                         ("end_id", 1.0)])
-def test_special_ids_in_range(name, value):
-    with pytest.raises(ValueError, match=f"`{name}` must be an int in "
-                       "\\[0, target_vocab_size\\).*Use ids inside"):
+@pytest.mark.parametrize("name, value, error, message", [
+    ("pad_id", -1, ValueError, "must be a non-negative int"),
+    ("start_id", TGT_V, ValueError,
+     "must be an int in \\[0, target_vocab_size\\).*Use ids inside"),
+    ("end_id", 1.0, TypeError, "must be an int \\(a token id\\)"),
+])
+def test_special_ids_in_range(name, value, error, message):
+    with pytest.raises(error, match=f"`{name}` {message}"):
         tiny(**{name: value})
 
 
@@ -58,6 +61,12 @@ def test_special_ids_accept_numpy_integers():
     model = tiny(pad_id=np.int64(0), start_id=np.int32(1), end_id=np.int64(2))
     assert type(model.pad_id) is int and type(model.end_id) is int
     json.dumps(model.get_config())  # the config stays JSON
+    # The model itself too, not only build_model.
+    model = kb.AttentionSeq2Seq(np.int64(SRC_V), np.int32(TGT_V),
+                                embedding_dim=np.int64(8),
+                                encoder_units=np.int64(8))
+    assert type(model.embedding_dim) is int
+    json.dumps(model.get_config())
 
 
 @pytest.mark.parametrize("dtype", ["int32", "bool"])
@@ -778,3 +787,76 @@ def test_reload_restores_every_optimizer_variable(policy, tmp_path):
     assert len(loaded) == len(saved)
     for got, want in zip(loaded, saved):
         np.testing.assert_array_equal(got, want)
+
+
+# ------------------------------------------- argument types (presets, NumPy)
+@pytest.mark.parametrize("preset", [["tiny"], ("tiny",), {"tiny": 1}, 3])
+def test_preset_must_be_a_str(preset):
+    # A list used to fail with "unhashable type: 'list'".
+    with pytest.raises(TypeError, match=r"`preset` must be a str \(one of "
+                       r"\['paper', 'small', 'tiny'\]\) or None. Received: "
+                       r"preset=.*Pass one name, e.g. preset='tiny'"):
+        kb.build_model(SRC_V, TGT_V, preset=preset)
+
+
+def test_build_model_accepts_numpy_numbers(tmp_path):
+    # "`embedding_dim` must be a positive int ... Received:
+    # embedding_dim=np.int64(16)" contradicted itself.
+    model = kb.build_model(
+        np.int64(SRC_V), np.int32(TGT_V), preset="tiny",
+        embedding_dim=np.int64(16), encoder_units=np.int32(8),
+        decoder_units=np.int64(12), attention_units=np.int64(8),
+        maxout_units=np.int64(6), dropout=np.float32(0.25),
+        pad_id=np.int64(0), start_id=np.int64(1), end_id=np.int32(2),
+    )
+    config = model.get_config()
+    for name in ("source_vocab_size", "target_vocab_size", "embedding_dim",
+                 "encoder_units", "decoder_units", "attention_units",
+                 "maxout_units", "pad_id", "start_id", "end_id"):
+        assert type(config[name]) is int, name
+    assert type(config["dropout"]) is float
+    assert model.embedding_dim == 16 and model.decoder.units == 12
+    clone = kb.AttentionSeq2Seq.from_config(
+        json.loads(json.dumps(config))
+    )
+    assert clone.get_config() == config
+    source, decoder_input, _ = batch()
+    logits = model((source, decoder_input))
+    model.compile()
+    reloaded = checks.save_and_reload(model, tmp_path)
+    assert reloaded.get_config() == config
+    checks.assert_same_outputs(
+        reloaded((source, decoder_input)), logits, atol=1e-6
+    )
+
+
+@pytest.mark.parametrize(
+    "pad_id, error, match",
+    [
+        # 1.5 masked nothing; None and "0" failed inside the backend.
+        (1.5, TypeError, r"Received: pad_id=1.5 of type float"),
+        (None, TypeError, r"Received: pad_id=None of type NoneType"),
+        ("0", TypeError, r"Received: pad_id='0' of type str"),
+        (True, TypeError, r"Received: pad_id=True of type bool"),
+        (np.float32(0), TypeError, r"of type float32"),
+        (-1, ValueError, r"a non-negative int \(a token id\). Received: "
+                         r"pad_id=-1"),
+    ],
+)
+@pytest.mark.parametrize(
+    "cls", [kb.MaskedSparseCategoricalCrossentropy, kb.MaskedTokenAccuracy]
+)
+def test_loss_and_accuracy_check_pad_id(cls, pad_id, error, match):
+    with pytest.raises(error, match=rf"`pad_id` must be.*{match}.*"
+                       r"Pass e.g. pad_id=0"):
+        cls(pad_id=pad_id)
+
+
+@pytest.mark.parametrize(
+    "cls", [kb.MaskedSparseCategoricalCrossentropy, kb.MaskedTokenAccuracy]
+)
+def test_loss_and_accuracy_store_numpy_pad_id_as_int(cls):
+    obj = cls(pad_id=np.int64(3))
+    assert type(obj.pad_id) is int and obj.pad_id == 3
+    json.dumps(obj.get_config())
+    assert checks.assert_serialization_round_trip(obj).pad_id == 3

@@ -264,6 +264,30 @@ def test_fit_takes_numpy_int_settings(tmp_path):
     assert history.epoch == [0]
 
 
+def test_fit_takes_numpy_int_epochs(tmp_path):
+    # Accepted by the size check, np.int64 epochs reached the backup state
+    # and failed writing it ("int64 is not JSON serializable").
+    from keras_bahdanau import training
+
+    directory = str(tmp_path / "run")
+    source, decoder_input, target = reversal(16, 2, 3, seed=0)
+    history = training.fit(
+        _tiny_model(), ((source, decoder_input), target),
+        epochs=np.int64(1), directory=directory, verbose=0,
+    )
+    assert history.epoch == [0]
+    state = training.read_state(directory)
+    assert state["finished"] and state["epochs"] == 1
+    assert training.check_fit_settings(
+        np.int64(3), np.int32(2), np.int64(0)
+    ) == (3, 2, 0)
+    assert all(
+        type(value) is int
+        for value in training.check_fit_settings(np.int64(3), np.int32(2),
+                                                 np.int64(0))
+    )
+
+
 @pytest.mark.parametrize(
     "name, value",
     [

@@ -1,6 +1,7 @@
 """Translator: end to end on the synthetic reversal task (tiny preset)."""
 
 import csv
+import json
 import os
 import subprocess
 import sys
@@ -739,3 +740,63 @@ def test_kill_while_saving_over_another_translator_leaves_no_mix(
     monkeypatch.undo()
     assert kb.Translator.load(directory).translate(["a 2"]) == (
         new.translate(["a 2"]))
+
+
+@pytest.mark.parametrize("argument", ["hypotheses", "references"])
+def test_corpus_scores_refuses_a_str_for_a_list(argument):
+    # A str was scored character by character: bleu 0.0, chrf 100, n 7.
+    lists = {"hypotheses": ["the cat"], "references": ["the cat"]}
+    with pytest.raises(TypeError, match=rf"`{argument}` must be a list of "
+                       rf"str.*Received: {argument}='the cat' \(a single "
+                       rf"str.*Wrap it in a list: {argument}=\['the cat'\]"):
+        metrics.corpus_scores(**{**lists, argument: "the cat"})
+    with pytest.raises(TypeError, match=rf"`{argument}` must hold str "
+                       rf"sentences. Received: {argument}\[1\]=b'x'"):
+        metrics.corpus_scores(**{**lists, argument: ["the cat", b"x"]})
+    with pytest.raises(TypeError, match=rf"`{argument}` must be a list of "
+                       r"str.*Received: .* of type set"):
+        metrics.corpus_scores(**{**lists, argument: {"the cat"}})
+
+
+def test_corpus_scores_takes_tuples_and_arrays():
+    same = "the cat sat on the mat today"
+    expected = {"bleu": 100.0, "chrf": 100.0, "n": 1}
+    assert metrics.corpus_scores((same,), np.array([same])) == expected
+
+
+@pytest.mark.parametrize("tokenize", ["nope", ["13a"], 13])
+def test_corpus_scores_unknown_tokenizer(tokenize):
+    # "nope" used to raise a bare KeyError.
+    with pytest.raises(ValueError, match=r"`tokenize` must be one of "
+                       r"\[None, .*'13a', 'intl'.*\]. Received: tokenize="
+                       r".*Pick one of those"):
+        metrics.corpus_scores(["a b"], ["a b"], tokenize=tokenize)
+    assert metrics.corpus_scores(["a b"], ["a b"], tokenize="13a")["n"] == 1
+
+
+def test_from_pairs_preset_must_be_a_str():
+    # Used to fail with "unhashable type: 'list'".
+    with pytest.raises(TypeError, match=r"`preset` must be a str \(one of "
+                       r"\['paper', 'small', 'tiny'\]\) or None. Received: "
+                       r"preset=\['tiny'\] of type list"):
+        kb.Translator.from_pairs(_pairs(20), preset=["tiny"])
+
+
+def test_from_pairs_accepts_numpy_sizes():
+    # np.int64(100) was refused as "must be an int of at least 5".
+    translator = kb.Translator.from_pairs(
+        _pairs(40), preset="tiny", source_vocab_size=np.int64(100),
+        target_vocab_size=np.int32(100), max_source_length=np.int64(12),
+        max_target_length=np.int64(12), max_pairs=np.int64(30),
+        embedding_dim=np.int64(16),
+    )
+    assert type(translator.max_source_length) is int
+    assert translator.max_source_length == 12
+    assert len(translator.train_pairs) + len(
+        translator.validation_pairs) == 30
+    assert translator.model.embedding_dim == 16
+    json.dumps(translator.get_config())
+    json.dumps(translator.model.get_config())
+    with pytest.raises(ValueError, match=r"`source_vocab_size` must be a "
+                       r"positive int.*Received: source_vocab_size=100.0"):
+        kb.Translator.from_pairs(_pairs(20), source_vocab_size=100.0)

@@ -67,9 +67,9 @@ def make_dataset(
         pairs: `(source, target)` string pairs.
         source_tokenizer: tokenizer of the sources.
         target_tokenizer: tokenizer of the targets.
-        max_source_length: most source sub-words.
-        max_target_length: most target sub-words.
-        batch_size: pairs per batch.
+        max_source_length: most source sub-words (a positive int).
+        max_target_length: most target sub-words (a positive int).
+        batch_size: pairs per batch (a positive int).
         shuffle: reshuffle the pairs every epoch.
         seed: shuffle seed.
         epoch: with `shuffle`, an int64 `tf.Variable` holding the epoch
@@ -89,9 +89,38 @@ def make_dataset(
         (batch, target_len))`, `(batch, target_len)` elements.
 
     Raises:
-        ValueError: if no pair is short enough or `batch_size` is invalid.
+        TypeError: `epoch` that is neither None nor an int64 `tf.Variable`.
+        ValueError: if `pairs` is empty, no pair is short enough, or
+            `batch_size`, `max_source_length` or `max_target_length` is not
+            a positive int.
     """
-    check_positive_int("batch_size", batch_size, "batch_size=64")
+    batch_size = check_positive_int("batch_size", batch_size, "batch_size=64")
+    max_source_length = check_positive_int(
+        "max_source_length", max_source_length, "max_source_length=40"
+    )
+    max_target_length = check_positive_int(
+        "max_target_length", max_target_length, "max_target_length=40"
+    )
+    if epoch is not None and not (
+        isinstance(epoch, tf.Variable) and epoch.dtype == tf.int64
+    ):
+        received = (
+            f"a tf.Variable of dtype {epoch.dtype.name}"
+            if isinstance(epoch, tf.Variable)
+            else f"epoch={epoch!r} of type {type(epoch).__name__}"
+        )
+        raise TypeError(
+            "`epoch` must be None or an int64 tf.Variable holding the epoch "
+            f"index. Received: {received}. Pass e.g. epoch=tf.Variable(0, "
+            "dtype=tf.int64) and the same variable to "
+            "fit(..., epoch_variable=...)."
+        )
+    if len(pairs) == 0:
+        raise ValueError(
+            f"`{name}` must hold at least one (source, target) pair. "
+            f"Received: {name}={pairs!r} (no pairs). Pass some pairs (e.g. "
+            "from kb.load_pairs(path))."
+        )
     kept, dropped = filter_pairs(
         pairs,
         source_tokenizer,

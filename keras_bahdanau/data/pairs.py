@@ -1,6 +1,7 @@
 """Sentence pairs: Tatoeba/Anki TSV loading, validation and splitting."""
 
 import importlib.resources
+import numbers
 import os
 import re
 import warnings
@@ -232,7 +233,8 @@ def split_pairs(
 
     Args:
         pairs: list of items (usually `(source, target)` pairs).
-        validation_split: fraction for validation, in `[0, 1)`.
+        validation_split: fraction for validation, in `[0, 1)` (a Python
+            or NumPy number, e.g. `np.float32(0.2)`).
         test_split: fraction for test, in `[0, 1)`.
         seed: shuffle seed.
 
@@ -241,6 +243,8 @@ def split_pairs(
         once.
 
     Raises:
+        TypeError: if a fraction is not a real number (a str, None, a
+            bool).
         ValueError: if a fraction is outside `[0, 1)`, the fractions add up
             to 1 or more, or no pair would be left for training.
 
@@ -252,11 +256,14 @@ def split_pairs(
     >>> len(train), len(validation), len(test)
     (7, 2, 1)
     """
+    fractions = {}
     for name, value in (
         ("validation_split", validation_split),
         ("test_split", test_split),
     ):
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
+        if isinstance(value, (bool, np.bool_)) or not isinstance(
+            value, numbers.Real
+        ):
             raise TypeError(
                 f"`{name}` must be a float. Received: {name}={value!r}. "
                 "Use e.g. 0.1."
@@ -266,6 +273,9 @@ def split_pairs(
                 f"`{name}` must be in [0, 1). Received: {name}={value!r}. "
                 "Use e.g. 0.1."
             )
+        fractions[name] = float(value)
+    validation_split = fractions["validation_split"]
+    test_split = fractions["test_split"]
     if validation_split + test_split >= 1.0:
         raise ValueError(
             "`validation_split` + `test_split` must be below 1. Received: "

@@ -9,6 +9,8 @@ import datetime
 
 import numpy as np
 
+from keras_bahdanau.layers.validation import check_special_ids
+
 _MONTHS = (
     "january",
     "february",
@@ -65,7 +67,8 @@ def reversal_task(
     with `first = max(pad_id, start_id, end_id) + 1` (3 by default), so they
     never collide with the special ids; the model's vocabulary size must be
     at least `first + vocab_size`. Lengths are uniform in
-    `[min_length, max_length]`.
+    `[min_length, max_length]`. The three special ids must be ints >= 0
+    (NumPy integers too) and all different, as in `AttentionSeq2Seq`.
 
     Args:
         num_samples: number of sequences.
@@ -86,6 +89,13 @@ def reversal_task(
         (so it holds `end_id` where the target holds the first `pad_id`; a
         loss masked on `target_ids != pad_id` ignores that position).
 
+    Raises:
+        TypeError: a size or special id that is not an int (bools
+            included).
+        ValueError: a size below 1, `min_length > max_length`, a negative
+            special id, or two special ids that are equal (e.g. `end_id`
+            equal to `pad_id` would make every end look like padding).
+
     Example:
 
     >>> import keras_bahdanau as kb
@@ -94,6 +104,7 @@ def reversal_task(
     ((2, 3), (2, 4), (2, 4))
     """
     _check_lengths(num_samples, min_length, max_length, vocab_size)
+    pad_id, start_id, end_id = check_special_ids(pad_id, start_id, end_id)
     rng = np.random.RandomState(seed)
     first = max(pad_id, start_id, end_id) + 1
     source = np.full((num_samples, max_length), pad_id, dtype=np.int32)

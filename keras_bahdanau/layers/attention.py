@@ -102,7 +102,7 @@ class BahdanauAttention(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        check_positive_int("units", units, "units=128")
+        units = check_positive_int("units", units, "units=128")
         if not isinstance(normalize, bool):
             raise TypeError(
                 "`normalize` must be a bool. "

@@ -156,18 +156,24 @@ class AttentiveDecoder(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        check_positive_int("vocab_size", vocab_size, "vocab_size=8000")
-        check_positive_int("embedding_dim", embedding_dim, "embedding_dim=256")
-        check_positive_int("units", units, "units=512")
-        check_positive_int(
+        vocab_size = check_positive_int(
+            "vocab_size", vocab_size, "vocab_size=8000"
+        )
+        embedding_dim = check_positive_int(
+            "embedding_dim", embedding_dim, "embedding_dim=256"
+        )
+        units = check_positive_int("units", units, "units=512")
+        attention_units = check_positive_int(
             "attention_units", attention_units, "attention_units=512"
         )
         check_choice("cell", cell, tuple(GATES))
         check_choice("attention", attention, ATTENTIONS)
         check_choice("bridge", bridge, BRIDGES)
-        check_rate("dropout", dropout)
+        dropout = check_rate("dropout", dropout)
         if maxout_units is not None:
-            check_positive_int("maxout_units", maxout_units, "maxout_units=500")
+            maxout_units = check_positive_int(
+                "maxout_units", maxout_units, "maxout_units=500"
+            )
         check_bool("normalize", normalize)
         check_bool("deep_output", deep_output)
         check_bool("reset_after", reset_after)

@@ -106,11 +106,15 @@ class BidirectionalEncoder(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        check_positive_int("vocab_size", vocab_size, "vocab_size=8000")
-        check_positive_int("embedding_dim", embedding_dim, "embedding_dim=256")
-        check_positive_int("units", units, "units=256")
+        vocab_size = check_positive_int(
+            "vocab_size", vocab_size, "vocab_size=8000"
+        )
+        embedding_dim = check_positive_int(
+            "embedding_dim", embedding_dim, "embedding_dim=256"
+        )
+        units = check_positive_int("units", units, "units=256")
         check_choice("cell", cell, CELLS)
-        check_rate("dropout", dropout)
+        dropout = check_rate("dropout", dropout)
         self.vocab_size = vocab_size
         self.embedding_dim = embedding_dim
         self.units = units

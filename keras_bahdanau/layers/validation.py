@@ -9,13 +9,74 @@ import numpy as np
 from keras_bahdanau.compilation import concrete_value
 
 
-def check_positive_int(name: str, value, example: str) -> None:
-    """Raises `ValueError` unless `value` is an int >= 1 (not a bool)."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+def _is_integer(value) -> bool:
+    """Whether `value` is an integer (Python or NumPy), not a bool."""
+    return isinstance(value, numbers.Integral) and not isinstance(
+        value, (bool, np.bool_)
+    )
+
+
+def check_positive_int(name: str, value, example: str) -> int:
+    """`value` as a plain int, or `ValueError` unless it is an int >= 1.
+
+    NumPy integers (e.g. `np.int64(16)`) are accepted and returned as a
+    Python `int`, so configs that store the returned value stay
+    JSON-serialisable; bools are refused.
+
+    Raises:
+        ValueError: `value` is not an integer, is a bool, or is below 1.
+    """
+    if not _is_integer(value) or value < 1:
         raise ValueError(
             f"`{name}` must be a positive int, e.g. {example}. "
             f"Received: {name}={value!r}"
         )
+    return int(value)
+
+
+def check_special_id(name: str, value, example: str) -> int:
+    """`value` as a plain int: a token id (`pad_id`, `start_id`...) >= 0.
+
+    NumPy integers are accepted and returned as a Python `int` (so
+    `get_config` stays JSON-serialisable); bools are refused.
+
+    Raises:
+        TypeError: `value` is not an integer (a float, a str, None, a
+            bool).
+        ValueError: `value` is negative.
+    """
+    if not _is_integer(value):
+        raise TypeError(
+            f"`{name}` must be an int (a token id). Received: "
+            f"{name}={value!r} of type {type(value).__name__}. Pass e.g. "
+            f"{example}."
+        )
+    if value < 0:
+        raise ValueError(
+            f"`{name}` must be a non-negative int (a token id). Received: "
+            f"{name}={value!r}. Pass e.g. {example}."
+        )
+    return int(value)
+
+
+def check_special_ids(pad_id, start_id, end_id) -> tuple[int, int, int]:
+    """`(pad_id, start_id, end_id)` as plain ints: >= 0 and all different.
+
+    Raises:
+        TypeError: an id that is not an integer (bools included).
+        ValueError: a negative id, or two ids that are equal.
+    """
+    special = {
+        "pad_id": check_special_id("pad_id", pad_id, "pad_id=0"),
+        "start_id": check_special_id("start_id", start_id, "start_id=1"),
+        "end_id": check_special_id("end_id", end_id, "end_id=2"),
+    }
+    if len(set(special.values())) != 3:
+        raise ValueError(
+            "`pad_id`, `start_id` and `end_id` must be different. "
+            f"Received: {special}. Give each special token its own id."
+        )
+    return special["pad_id"], special["start_id"], special["end_id"]
 
 
 def check_seed(
@@ -72,15 +133,26 @@ def check_seed(
     return int(seed)
 
 
-def check_rate(name: str, value) -> None:
-    """Raises `ValueError` unless `value` is a float in [0, 1)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
-        0.0 <= value < 1.0
+def check_rate(name: str, value) -> float:
+    """`value` as a plain float, or `ValueError` unless it is in [0, 1).
+
+    NumPy numbers (e.g. `np.float32(0.1)`) are accepted and returned as a
+    Python `float`; bools are refused.
+
+    Raises:
+        ValueError: `value` is not a real number, is a bool, or is outside
+            [0, 1).
+    """
+    if (
+        isinstance(value, (bool, np.bool_))
+        or not isinstance(value, numbers.Real)
+        or not 0.0 <= value < 1.0
     ):
         raise ValueError(
             f"`{name}` must be a float in [0, 1), e.g. {name}=0.1. "
             f"Received: {name}={value!r}"
         )
+    return float(value)
 
 
 def check_choice(name: str, value, choices: Sequence) -> None:

@@ -3,8 +3,45 @@
 import copy
 import inspect
 
+import numpy as np
+
 from keras_bahdanau.models.presets import PRESETS
 from keras_bahdanau.models.seq2seq import AttentionSeq2Seq
+
+
+def check_preset(preset) -> None:
+    """Raises unless `preset` is None or the name of a preset.
+
+    Raises:
+        TypeError: `preset` is neither None nor a str (e.g. a list).
+        ValueError: `preset` is a str that names no preset.
+    """
+    if preset is not None and not isinstance(preset, str):
+        raise TypeError(
+            f"`preset` must be a str (one of {sorted(PRESETS)}) or None. "
+            f"Received: preset={preset!r} of type {type(preset).__name__}. "
+            "Pass one name, e.g. preset='tiny'."
+        )
+    if preset is not None and preset not in PRESETS:
+        raise ValueError(
+            f"`preset` must be one of {sorted(PRESETS)} or None. "
+            f"Received: preset={preset!r}. Pick one of those."
+        )
+
+
+def _plain_number(value):
+    """A NumPy integer or float as a Python int or float; else `value`.
+
+    `AttentionSeq2Seq` stores its arguments as given and puts them in its
+    config, which must stay JSON-serialisable (`get_config`, `.keras`).
+    """
+    if isinstance(value, (bool, np.bool_)):
+        return value
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        return float(value)
+    return value
 
 
 def build_model(
@@ -14,6 +51,10 @@ def build_model(
     **overrides,
 ) -> AttentionSeq2Seq:
     """Builds an `AttentionSeq2Seq` from a named preset and overrides.
+
+    NumPy numbers (`np.int64(16)`, `np.float32(0.2)`) are accepted for
+    the vocabulary sizes and the overrides and stored as Python numbers,
+    so the model's config stays JSON-serialisable.
 
     Args:
         source_vocab_size: number of source token ids.
@@ -31,7 +72,8 @@ def build_model(
 
     Raises:
         ValueError: unknown preset (the message lists the presets).
-        TypeError: an override that `AttentionSeq2Seq` does not take.
+        TypeError: a `preset` that is not a str or None (e.g. a list), or
+            an override that `AttentionSeq2Seq` does not take.
 
     Example:
 
@@ -40,11 +82,7 @@ def build_model(
     >>> model.decoder_units, model.cell
     (64, 'lstm')
     """
-    if preset is not None and preset not in PRESETS:
-        raise ValueError(
-            f"`preset` must be one of {sorted(PRESETS)} or None. "
-            f"Received: preset={preset!r}. Pick one of those."
-        )
+    check_preset(preset)
     allowed = set(inspect.signature(AttentionSeq2Seq).parameters)
     allowed |= {"name", "dtype", "trainable"}
     allowed -= {"source_vocab_size", "target_vocab_size", "kwargs"}
@@ -55,5 +93,11 @@ def build_model(
             f"Received unknown: {unknown}. Use some of {sorted(allowed)}."
         )
     config = copy.deepcopy(PRESETS[preset]) if preset else {}
-    config.update(overrides)
-    return AttentionSeq2Seq(source_vocab_size, target_vocab_size, **config)
+    config.update(
+        {name: _plain_number(value) for name, value in overrides.items()}
+    )
+    return AttentionSeq2Seq(
+        _plain_number(source_vocab_size),
+        _plain_number(target_vocab_size),
+        **config,
+    )

@@ -3,6 +3,8 @@
 import keras
 from keras import ops
 
+from keras_bahdanau.layers.validation import check_special_id
+
 
 def token_cross_entropy(labels, logits):
     """Cross-entropy of each token, `logsumexp(logits) - logits[label]`.
@@ -116,8 +118,13 @@ class MaskedSparseCategoricalCrossentropy(keras.losses.Loss):
     target_len)` per token, `(batch,)` per sentence, or a scalar.
 
     Args:
-        pad_id: the target id to ignore.
+        pad_id: the target id to ignore: an int >= 0 (a NumPy integer is
+            stored as a Python int).
         name: loss name.
+
+    Raises:
+        TypeError: `pad_id` is not an int (a float, a str, None, a bool).
+        ValueError: `pad_id` is negative.
 
     Example:
 
@@ -138,7 +145,7 @@ class MaskedSparseCategoricalCrossentropy(keras.losses.Loss):
     ):
         kwargs.pop("reduction", None)
         super().__init__(name=name, reduction="sum", **kwargs)
-        self.pad_id = pad_id
+        self.pad_id = check_special_id("pad_id", pad_id, "pad_id=0")
 
     def __call__(self, y_true, y_pred, sample_weight=None):
         return super().__call__(
@@ -162,7 +169,8 @@ class MaskedTokenAccuracy(keras.metrics.Metric):
     """Share of real (non-`pad_id`) target tokens predicted exactly.
 
     Args:
-        pad_id: the target id to ignore.
+        pad_id: the target id to ignore: an int >= 0 (a NumPy integer is
+            stored as a Python int).
         name: metric name.
 
     Call arguments (`update_state`):
@@ -173,6 +181,10 @@ class MaskedTokenAccuracy(keras.metrics.Metric):
 
     Returns:
         `result()`: correct real tokens / real tokens (0 when none).
+
+    Raises:
+        TypeError: `pad_id` is not an int (a float, a str, None, a bool).
+        ValueError: `pad_id` is negative.
 
     Example:
 
@@ -187,7 +199,7 @@ class MaskedTokenAccuracy(keras.metrics.Metric):
 
     def __init__(self, pad_id: int = 0, name: str = "accuracy", **kwargs):
         super().__init__(name=name, **kwargs)
-        self.pad_id = pad_id
+        self.pad_id = check_special_id("pad_id", pad_id, "pad_id=0")
         self.correct = self.add_variable(
             shape=(), initializer="zeros", name="correct"
         )

@@ -17,6 +17,7 @@ from keras_bahdanau.layers.probability import serialize_probability_fn
 from keras_bahdanau.layers.validation import check_bool
 from keras_bahdanau.layers.validation import check_positive_int
 from keras_bahdanau.layers.validation import check_seed
+from keras_bahdanau.layers.validation import check_special_ids
 from keras_bahdanau.layers.validation import check_token_ids
 from keras_bahdanau.models.data_checks import check_data
 from keras_bahdanau.models.data_checks import check_validation_data
@@ -121,45 +122,41 @@ class AttentionSeq2Seq(keras.Model):
                 " Pass e.g. 'float32', 'mixed_bfloat16' or 'mixed_float16'."
             )
         # Checked here too, so that messages name the model's arguments
-        # (the layers would name theirs: `units`, `vocab_size`).
-        for name, value in (
-            ("source_vocab_size", source_vocab_size),
-            ("target_vocab_size", target_vocab_size),
-            ("embedding_dim", embedding_dim),
-            ("encoder_units", encoder_units),
-            ("decoder_units", decoder_units),
-            ("attention_units", attention_units),
-        ):
-            check_positive_int(name, value, f"{name}={DEFAULT_SIZES[name]}")
+        # (the layers would name theirs: `units`, `vocab_size`). The checks
+        # return plain ints (NumPy integers accepted): the config is JSON.
+        sizes = {
+            name: check_positive_int(
+                name, value, f"{name}={DEFAULT_SIZES[name]}"
+            )
+            for name, value in (
+                ("source_vocab_size", source_vocab_size),
+                ("target_vocab_size", target_vocab_size),
+                ("embedding_dim", embedding_dim),
+                ("encoder_units", encoder_units),
+                ("decoder_units", decoder_units),
+                ("attention_units", attention_units),
+            )
+        }
         for name, value in (
             ("normalize", normalize),
             ("deep_output", deep_output),
             ("reset_after", reset_after),
         ):
             check_bool(name, value)
-        special = {"pad_id": pad_id, "start_id": start_id, "end_id": end_id}
-        for name, value in special.items():
-            if (
-                isinstance(value, (bool, np.bool_))
-                or not isinstance(value, (int, np.integer))
-                or not 0 <= value < target_vocab_size
-            ):
+        special = check_special_ids(pad_id, start_id, end_id)
+        for name, value in zip(("pad_id", "start_id", "end_id"), special):
+            if value >= sizes["target_vocab_size"]:
                 raise ValueError(
                     f"`{name}` must be an int in [0, target_vocab_size). "
                     f"Received: {name}={value!r}, target_vocab_size="
                     f"{target_vocab_size}. Use ids inside the vocabulary."
                 )
-        if len(set(special.values())) != 3:
-            raise ValueError(
-                "`pad_id`, `start_id` and `end_id` must be different. "
-                f"Received: {special}. Give each special token its own id."
-            )
-        self.source_vocab_size = source_vocab_size
-        self.target_vocab_size = target_vocab_size
-        self.embedding_dim = embedding_dim
-        self.encoder_units = encoder_units
-        self.decoder_units = decoder_units
-        self.attention_units = attention_units
+        self.source_vocab_size = source_vocab_size = sizes["source_vocab_size"]
+        self.target_vocab_size = target_vocab_size = sizes["target_vocab_size"]
+        self.embedding_dim = embedding_dim = sizes["embedding_dim"]
+        self.encoder_units = encoder_units = sizes["encoder_units"]
+        self.decoder_units = decoder_units = sizes["decoder_units"]
+        self.attention_units = attention_units = sizes["attention_units"]
         self.cell = cell
         self.attention = attention
         self.normalize = normalize
@@ -169,8 +166,7 @@ class AttentionSeq2Seq(keras.Model):
         self.deep_output = deep_output
         self.bridge = bridge
         self.reset_after = reset_after
-        # NumPy integers become ints: the config is JSON.
-        self.pad_id, self.start_id, self.end_id = map(int, special.values())
+        self.pad_id, self.start_id, self.end_id = special
         self.encoder = BidirectionalEncoder(
             source_vocab_size,
             embedding_dim,

@@ -145,8 +145,8 @@ def make_tuner(
         ImportError: `"bayesian"` without scikit-learn.
     """
     check_choice("tuner", tuner, TUNERS)
-    check_positive_int("max_trials", max_trials, "max_trials=10")
-    check_positive_int("epochs", epochs, "epochs=5")
+    max_trials = check_positive_int("max_trials", max_trials, "max_trials=10")
+    epochs = check_positive_int("epochs", epochs, "epochs=5")
     common = {
         "hypermodel": hypermodel,
         "objective": _objective(hypermodel.objective),
@@ -334,8 +334,8 @@ def run_search(
     """
     check_choice("tuner", tuner, TUNERS)
     check_choice("objective", objective, OBJECTIVES)
-    check_positive_int("max_trials", max_trials, "max_trials=10")
-    check_positive_int("epochs", epochs, "epochs=5")
+    max_trials = check_positive_int("max_trials", max_trials, "max_trials=10")
+    epochs = check_positive_int("epochs", epochs, "epochs=5")
     # Before anything is written to `out`.
     seed = check_seed(
         seed, generator=False, allow_none=False,
@@ -345,11 +345,15 @@ def run_search(
         ),
     )
     check_choice("preset", preset, sorted(SEARCH_SPACES))
-    check_positive_int("batch_size", batch_size, "batch_size=64")
-    check_positive_int("max_length", max_length, "max_length=40")
-    check_positive_int("chrf_samples", chrf_samples, "chrf_samples=200")
+    batch_size = check_positive_int("batch_size", batch_size, "batch_size=64")
+    max_length = check_positive_int("max_length", max_length, "max_length=40")
+    chrf_samples = check_positive_int(
+        "chrf_samples", chrf_samples, "chrf_samples=200"
+    )
     if max_pairs is not None:
-        check_positive_int("max_pairs", max_pairs, "max_pairs=5000")
+        max_pairs = check_positive_int(
+            "max_pairs", max_pairs, "max_pairs=5000"
+        )
     if (
         isinstance(validation_split, bool)
         or not isinstance(validation_split, (int, float))
