@@ -15,6 +15,7 @@ from keras_bahdanau.data import split_pairs
 from keras_bahdanau.data.datasets import make_dataset
 from keras_bahdanau.data.pairs import check_path
 from keras_bahdanau.layers.validation import check_positive_int
+from keras_bahdanau.layers.validation import check_seed
 from keras_bahdanau.layers.validation import check_type
 from keras_bahdanau.models import build_model
 from keras_bahdanau.models.factory import check_preset
@@ -184,7 +185,8 @@ class Translator:
             max_source_length: most source sub-words (see `Translator`).
             max_target_length: most target sub-words.
             validation_split: fraction held out for validation (0 for none).
-            seed: seed of the split and of the shuffling in `fit`.
+            seed: seed of the split and of the shuffling in `fit`: an int
+                in `[0, 2**32)` (NumPy integers are stored as ints).
             reverse: swap the columns of the pairs.
             max_pairs: keep only the first `max_pairs` pairs of the file
                 (before shuffling).
@@ -197,8 +199,8 @@ class Translator:
 
         Raises:
             FileNotFoundError: missing file.
-            TypeError: a pair, an override or `preset` (e.g. a list) of
-                the wrong type.
+            TypeError: a pair, an override, `seed` or `preset` (e.g. a
+                list) of the wrong type.
             ValueError: empty or malformed data, unknown preset, bad setting.
         """
         check_preset(preset)
@@ -214,6 +216,8 @@ class Translator:
                 "max_pairs", max_pairs, "max_pairs=5000"
             )
             pairs = pairs[:max_pairs]
+        # An int in [0, 2**32), stored in the settings (JSON) for `fit`.
+        seed = check_seed(seed, generator=False, allow_none=False)
         train, validation, _ = split_pairs(
             pairs, validation_split=validation_split, seed=seed
         )

@@ -788,9 +788,13 @@ def test_from_pairs_accepts_numpy_sizes():
         _pairs(40), preset="tiny", source_vocab_size=np.int64(100),
         target_vocab_size=np.int32(100), max_source_length=np.int64(12),
         max_target_length=np.int64(12), max_pairs=np.int64(30),
-        embedding_dim=np.int64(16),
+        embedding_dim=np.int64(16), seed=np.int64(3),
     )
     assert type(translator.max_source_length) is int
+    assert type(translator.seed) is int and translator.seed == 3
+    # The tokenizer alone too.
+    tokenizer = kb.TextTokenizer.learn(["a b c d e"], vocab_size=np.int64(30))
+    json.dumps(tokenizer.get_config())
     assert translator.max_source_length == 12
     assert len(translator.train_pairs) + len(
         translator.validation_pairs) == 30
@@ -800,3 +804,7 @@ def test_from_pairs_accepts_numpy_sizes():
     with pytest.raises(ValueError, match=r"`source_vocab_size` must be a "
                        r"positive int.*Received: source_vocab_size=100.0"):
         kb.Translator.from_pairs(_pairs(20), source_vocab_size=100.0)
+    # seed=None gave an unreproducible split and saved `null` settings.
+    with pytest.raises(TypeError, match=r"`seed` must be an int\. "
+                       r"Received: seed=None"):
+        kb.Translator.from_pairs(_pairs(20), preset="tiny", seed=None)

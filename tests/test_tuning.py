@@ -445,6 +445,10 @@ def test_run_search_bad_seed_raises_before_writing(pairs, tmp_path, seed,
         ({"epochs": 0}, r"`epochs` must be a positive int"),
         ({"preset": "paper"}, r"`preset` must be one of \['small', 'tiny'\]"),
         ({"validation_split": 0.0}, r"`validation_split` must be a fraction"),
+        # A NumPy fraction passes its check (it was refused): the next
+        # bad argument is the one named.
+        ({"validation_split": np.float32(0.2), "verbose": "x"},
+         r"`verbose` must be 0, 1 or 2"),
         ({"max_pairs": -3}, r"`max_pairs` must be a positive int"),
         ({"space": {"heads": [2]}}, r"`space` keys must be among"),
     ],

@@ -1,8 +1,10 @@
 """`TextTokenizer`: normalisation + WordPiece ids + detokenization in TF ops."""
 
 import json
+import numbers
 import os
 
+import numpy as np
 import tensorflow as tf
 import tensorflow_text as tf_text
 
@@ -154,12 +156,17 @@ class TextTokenizer(tf.Module):
             ValueError: if `vocab_size` is too small, a setting is invalid
                 or `texts` hold no word.
         """
-        if not isinstance(vocab_size, int) or vocab_size < 5:
+        if (
+            isinstance(vocab_size, (bool, np.bool_))
+            or not isinstance(vocab_size, numbers.Integral)
+            or vocab_size < 5
+        ):
             raise ValueError(
                 "`vocab_size` must be an int of at least 5 (4 reserved tokens "
                 f"and one piece). Received: vocab_size={vocab_size!r}. Use "
                 "e.g. vocab_size=8000."
             )
+        vocab_size = int(vocab_size)  # NumPy integers too
         _check_settings(normalization, max_length)
         dataset = vocab_lib.as_string_dataset(texts, batch_size)
 

@@ -4,12 +4,14 @@ import contextlib
 import hashlib
 import io
 import json
+import numbers
 import os
 import sys
 import warnings
 
 import keras
 import keras_tuner
+import numpy as np
 
 from keras_bahdanau.data import as_pairs
 from keras_bahdanau.data import split_pairs
@@ -355,8 +357,8 @@ def run_search(
             "max_pairs", max_pairs, "max_pairs=5000"
         )
     if (
-        isinstance(validation_split, bool)
-        or not isinstance(validation_split, (int, float))
+        isinstance(validation_split, (bool, np.bool_))
+        or not isinstance(validation_split, numbers.Real)
         or not 0.0 < validation_split < 1.0
     ):
         raise ValueError(
@@ -364,6 +366,7 @@ def run_search(
             "is measured on held-out pairs. Received: validation_split="
             f"{validation_split!r}. Use e.g. validation_split=0.1."
         )
+    validation_split = float(validation_split)  # NumPy floats too (JSON)
     if not isinstance(verbose, int) or isinstance(verbose, bool):
         raise ValueError(
             "`verbose` must be 0, 1 or 2. Received: verbose="
