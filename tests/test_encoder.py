@@ -238,11 +238,11 @@ MIXED_IDS = np.array(
 )
 
 
-def _fused_and_keras(encoder, function):
+def _fused_and_keras(encoder, function, training=True):
     results = []
     for fused in (True, False):
         encoder.fused_rnn = fused
-        assert encoder._fused_rnn_applies(training=True) == fused
+        assert encoder._fused_rnn_applies(training=training) == fused
         results.append(function())
     encoder.fused_rnn = True
     return results
@@ -369,13 +369,13 @@ def test_bfloat16_inference_is_closer_to_float32_than_keras_layer():
     encoder.set_weights(exact.get_weights())
     if not encoder._fused_rnn_applies(training=False):
         pytest.skip("no hand-written bfloat16 loop on this backend")
-    results = []
-    for fused in (True, False):
-        encoder.fused_rnn = fused
+
+    def infer():
         value = encoder(MIXED_IDS, training=False)
         assert checks.dtype_name(value) == "bfloat16"
-        results.append(checks.to_numpy(keras.ops.cast(value, "float32")))
-    fused, keras_layer = results
+        return checks.to_numpy(keras.ops.cast(value, "float32"))
+
+    fused, keras_layer = _fused_and_keras(encoder, infer, training=False)
     assert np.all(fused[MIXED_IDS == 0] == 0)
     error = np.abs(fused - value32).max()
     assert 0 < error <= np.abs(keras_layer - value32).max()

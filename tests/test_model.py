@@ -64,8 +64,11 @@ def test_special_ids_accept_numpy_integers():
     # The model itself too, not only build_model.
     model = kb.AttentionSeq2Seq(np.int64(SRC_V), np.int32(TGT_V),
                                 embedding_dim=np.int64(8),
-                                encoder_units=np.int64(8))
+                                encoder_units=np.int64(8),
+                                dropout=np.float32(0.25),
+                                maxout_units=np.int64(6))
     assert type(model.embedding_dim) is int
+    assert type(model.dropout) is float and type(model.maxout_units) is int
     json.dumps(model.get_config())
 
 

@@ -3,8 +3,6 @@
 import copy
 import inspect
 
-import numpy as np
-
 from keras_bahdanau.models.presets import PRESETS
 from keras_bahdanau.models.seq2seq import AttentionSeq2Seq
 
@@ -27,21 +25,6 @@ def check_preset(preset) -> None:
             f"`preset` must be one of {sorted(PRESETS)} or None. "
             f"Received: preset={preset!r}. Pick one of those."
         )
-
-
-def _plain_number(value):
-    """A NumPy integer or float as a Python int or float; else `value`.
-
-    `AttentionSeq2Seq` stores its arguments as given and puts them in its
-    config, which must stay JSON-serialisable (`get_config`, `.keras`).
-    """
-    if isinstance(value, (bool, np.bool_)):
-        return value
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.floating):
-        return float(value)
-    return value
 
 
 def build_model(
@@ -93,11 +76,6 @@ def build_model(
             f"Received unknown: {unknown}. Use some of {sorted(allowed)}."
         )
     config = copy.deepcopy(PRESETS[preset]) if preset else {}
-    config.update(
-        {name: _plain_number(value) for name, value in overrides.items()}
-    )
-    return AttentionSeq2Seq(
-        _plain_number(source_vocab_size),
-        _plain_number(target_vocab_size),
-        **config,
-    )
+    config.update(overrides)
+    # AttentionSeq2Seq stores NumPy numbers as Python ones.
+    return AttentionSeq2Seq(source_vocab_size, target_vocab_size, **config)

@@ -16,6 +16,7 @@ from keras_bahdanau.layers.probability import deserialize_probability_fn
 from keras_bahdanau.layers.probability import serialize_probability_fn
 from keras_bahdanau.layers.validation import check_bool
 from keras_bahdanau.layers.validation import check_positive_int
+from keras_bahdanau.layers.validation import check_rate
 from keras_bahdanau.layers.validation import check_seed
 from keras_bahdanau.layers.validation import check_special_ids
 from keras_bahdanau.layers.validation import check_token_ids
@@ -161,7 +162,13 @@ class AttentionSeq2Seq(keras.Model):
         self.attention = attention
         self.normalize = normalize
         self.probability_fn = probability_fn
-        self.dropout = dropout
+        # Checked by the layers too; here so the stored values are plain
+        # Python numbers (NumPy ones accepted): the config is JSON.
+        self.dropout = dropout = check_rate("dropout", dropout)
+        if maxout_units is not None:
+            maxout_units = check_positive_int(
+                "maxout_units", maxout_units, "maxout_units=500"
+            )
         self.maxout_units = maxout_units
         self.deep_output = deep_output
         self.bridge = bridge
