@@ -9,9 +9,9 @@ generators and `PyDataset`s pass unchecked (reading them would consume
 them).
 """
 
-from keras_bahdanau.compilation import concrete_value
 from keras_bahdanau.layers.validation import check_token_ids
 
+# The keys of a dict input to `AttentionSeq2Seq`, in the order of its pair.
 INPUT_KEYS = ("source_ids", "target_ids")
 
 
@@ -59,9 +59,10 @@ def check_validation_data(model, validation_data) -> None:
 
 
 def _is_data(value) -> bool:
-    """Arrays, nested lists and eager tensors: values that can be read."""
+    """Arrays, nested lists and tensors, not datasets or generators.
+
+    Symbolic tensors pass too: `check_token_ids` skips what has no value.
+    """
     if isinstance(value, (list, tuple)):
         return True
-    if not (hasattr(value, "shape") and hasattr(value, "dtype")):
-        return False  # a dataset, generator or PyDataset
-    return concrete_value(value) is not None
+    return hasattr(value, "shape") and hasattr(value, "dtype")

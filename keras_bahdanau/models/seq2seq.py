@@ -20,6 +20,7 @@ from keras_bahdanau.layers.validation import check_rate
 from keras_bahdanau.layers.validation import check_seed
 from keras_bahdanau.layers.validation import check_special_ids
 from keras_bahdanau.layers.validation import check_token_ids
+from keras_bahdanau.models.data_checks import INPUT_KEYS
 from keras_bahdanau.models.data_checks import check_data
 from keras_bahdanau.models.data_checks import check_validation_data
 from keras_bahdanau.models.losses import MaskedSparseCategoricalCrossentropy
@@ -563,7 +564,8 @@ class _FunctionCache:
 
 def _split_inputs(inputs):
     if isinstance(inputs, dict):
-        return inputs["source_ids"], inputs["target_ids"]
+        source_key, target_key = INPUT_KEYS
+        return inputs[source_key], inputs[target_key]
     if (
         not isinstance(inputs, (list, tuple))
         or len(inputs) != 2
