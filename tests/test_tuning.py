@@ -485,6 +485,51 @@ def test_make_tuner_kinds(hypermodel, tmp_path):
         make_tuner(hypermodel, str(tmp_path / "x"), max_trials=0)
 
 
+def test_make_tuner_bayesian_initial_points(hypermodel, tmp_path):
+    pytest.importorskip("sklearn")
+    default = make_tuner(
+        hypermodel, str(tmp_path / "b"), tuner="bayesian", max_trials=10
+    )
+    assert isinstance(default, keras_tuner.BayesianOptimization)
+    # Not Keras Tuner's 3 per hyperparameter (12 here): 10 would all be
+    # random.
+    assert default.oracle.num_initial_points == 3
+    given = make_tuner(
+        hypermodel, str(tmp_path / "g"), tuner="bayesian", max_trials=10,
+        initial_points=np.int64(5),
+    )
+    assert given.oracle.num_initial_points == 5
+    with pytest.raises(ValueError, match="Bayesian tuner only"):
+        make_tuner(hypermodel, str(tmp_path / "r"), initial_points=2)
+    with pytest.raises(ValueError, match="`initial_points` must be a posi"):
+        make_tuner(
+            hypermodel, str(tmp_path / "z"), tuner="bayesian",
+            initial_points=0,
+        )
+
+
+def test_bayesian_search_uses_its_gaussian_process(pairs, tmp_path,
+                                                    monkeypatch):
+    gaussian_process = pytest.importorskip("sklearn.gaussian_process")
+    fits = []
+    original = gaussian_process.GaussianProcessRegressor.fit
+
+    def counted_fit(self, *args, **kwargs):
+        fits.append(1)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(
+        gaussian_process.GaussianProcessRegressor, "fit", counted_fit
+    )
+    settings = {**SETTINGS, "max_trials": 3, "tuner": "bayesian"}
+    summary = run_search(pairs, str(tmp_path / "s"), **settings)
+    # Two random trials (max(2, 3 // 3)), then one from the process.
+    assert (summary["trials"], summary["completed"]) == (3, 3)
+    assert fits, "the third trial was not chosen by the Gaussian process"
+    with open(os.path.join(summary["out"], "search", "oracle.json")) as f:
+        assert json.load(f)["num_initial_points"] == 2
+
+
 # ------------------------------------------------------------------ CLI
 def _cli_error(capsys, argv):
     code = cli.main(argv)

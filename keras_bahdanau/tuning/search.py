@@ -105,8 +105,8 @@ def _check_bayesian_dependency() -> None:
     except ImportError:
         raise ImportError(
             "tuner='bayesian' needs scikit-learn. Install it with `pip "
-            "install scikit-learn` (or `pip install keras-tuner[bayesian]`), "
-            "or use tuner='random' or 'hyperband'."
+            "install scikit-learn` (or `pip install keras-bahdanau[bayesian]`"
+            "), or use tuner='random' or 'hyperband'."
         ) from None
 
 
@@ -122,13 +122,19 @@ def make_tuner(
     max_trials: int = 10,
     epochs: int = 5,
     seed: int = 0,
+    initial_points: "int | None" = None,
 ) -> keras_tuner.Tuner:
     """Creates (or reloads) the Keras Tuner of a search in `out/search`.
 
     `overwrite=False`: a tuner on a directory that holds a search reloads
     it, so finished trials are not run again. Hyperband trains for at most
     `epochs` epochs (`max_epochs`, factor 3, one iteration) and also stops
-    after `max_trials` trials.
+    after `max_trials` trials. The Bayesian tuner picks its first
+    `initial_points` trials at random and the others by its Gaussian
+    process. By default that is a third of `max_trials` (at least 2):
+    Keras Tuner's own default, 3 per hyperparameter (24 for the presets'
+    spaces), would leave a budget of 10 trials entirely random. A reloaded
+    search keeps the number it started with.
 
     Args:
         hypermodel: the `TranslatorHyperModel` to search.
@@ -137,18 +143,34 @@ def make_tuner(
         max_trials: most trials in all (finished runs included).
         epochs: epochs per trial (the largest for Hyperband).
         seed: seed of the oracle.
+        initial_points: `"bayesian"` only: random trials before the
+            Gaussian process guides the search (default `max(2,
+            max_trials // 3)`).
 
     Returns:
         A `keras_tuner.RandomSearch`, `Hyperband` or
         `BayesianOptimization` tuner.
 
     Raises:
-        ValueError: unknown tuner, `max_trials` or `epochs` below 1.
+        ValueError: unknown tuner, `max_trials`, `epochs` or
+            `initial_points` below 1, `initial_points` for another tuner.
         ImportError: `"bayesian"` without scikit-learn.
     """
     check_choice("tuner", tuner, TUNERS)
     max_trials = check_positive_int("max_trials", max_trials, "max_trials=10")
     epochs = check_positive_int("epochs", epochs, "epochs=5")
+    if initial_points is None:
+        initial_points = max(2, max_trials // 3)
+    elif tuner != "bayesian":
+        raise ValueError(
+            "`initial_points` is a setting of the Bayesian tuner only. "
+            f"Received: initial_points={initial_points!r} with tuner="
+            f"{tuner!r}. Leave it out, or pass tuner='bayesian'."
+        )
+    else:
+        initial_points = check_positive_int(
+            "initial_points", initial_points, "initial_points=3"
+        )
     common = {
         "hypermodel": hypermodel,
         "objective": _objective(hypermodel.objective),
@@ -164,7 +186,9 @@ def make_tuner(
         return _RandomSearch(max_trials=max_trials, **common)
     if tuner == "bayesian":
         _check_bayesian_dependency()
-        return _BayesianOptimization(max_trials=max_trials, **common)
+        return _BayesianOptimization(
+            max_trials=max_trials, num_initial_points=initial_points, **common
+        )
     result = _Hyperband(
         max_epochs=epochs, factor=3, hyperband_iterations=1, **common
     )
