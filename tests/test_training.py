@@ -358,6 +358,8 @@ def test_kill_between_backup_weights_and_state_keeps_the_pair(
     # written: a kill in between left epoch 2's weights with epoch 1's
     # state, and the resumed run trained epoch 2 twice.
     from keras_bahdanau import training
+    from keras_bahdanau.training import checkpoint
+    from keras_bahdanau.training.state import STATE_FILENAME
 
     train, _, model = _worsening_run()
     settings = dict(epochs=3, backup_every=0, verbose=0)
@@ -365,16 +367,16 @@ def test_kill_between_backup_weights_and_state_keeps_the_pair(
     training.fit(full, train, directory=str(tmp_path / "full"), **settings)
     directory = str(tmp_path / "killed")
     writes = []
-    original = training.write_json
+    original = checkpoint.write_json
 
     def write_json(path, value):
-        if path.endswith(training.STATE_FILENAME):
+        if path.endswith(STATE_FILENAME):
             writes.append(value)
             if value["completed_epochs"] == 2:
                 raise KeyboardInterrupt  # weights written, state not
         original(path, value)
 
-    monkeypatch.setattr(training, "write_json", write_json)
+    monkeypatch.setattr(checkpoint, "write_json", write_json)
     with pytest.raises(KeyboardInterrupt):
         training.fit(model(), train, directory=directory, **settings)
     monkeypatch.undo()
