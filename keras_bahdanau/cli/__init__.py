@@ -18,12 +18,12 @@ import codecs
 import sys
 
 from keras_bahdanau.cli.common import PROG
+from keras_bahdanau.cli.common import Parser
 from keras_bahdanau.cli.common import UserError
-from keras_bahdanau.cli.common import _fraction
-from keras_bahdanau.cli.common import _one_line
-from keras_bahdanau.cli.common import _Parser
-from keras_bahdanau.cli.common import _positive
-from keras_bahdanau.cli.common import _seed
+from keras_bahdanau.cli.common import fraction_arg
+from keras_bahdanau.cli.common import one_line
+from keras_bahdanau.cli.common import positive_arg
+from keras_bahdanau.cli.common import seed_arg
 from keras_bahdanau.cli.model_commands import cmd_attention
 from keras_bahdanau.cli.model_commands import cmd_evaluate
 from keras_bahdanau.cli.model_commands import cmd_export
@@ -51,20 +51,20 @@ __all__ = [
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the `keras-bahdanau` command."""
-    parser = _Parser(
+    parser = Parser(
         prog=PROG,
         description="Bahdanau attention translation: train, translate, "
         "evaluate, plot attention, export.",
     )
-    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
+    sub = parser.add_subparsers(dest="command", parser_class=Parser)
     sub.required = True
 
     demo = sub.add_parser(
         "demo", help="train on the embedded English-Hindi data and show it"
     )
     demo.add_argument("--out", default="keras_bahdanau_demo")
-    demo.add_argument("--epochs", type=_positive(int), default=DEMO_EPOCHS)
-    demo.add_argument("--max-pairs", type=_positive(int), default=None)
+    demo.add_argument("--epochs", type=positive_arg(int), default=DEMO_EPOCHS)
+    demo.add_argument("--max-pairs", type=positive_arg(int), default=None)
     demo.set_defaults(func=cmd_demo)
 
     train = sub.add_parser("train", help="train on an Anki/Tatoeba TSV")
@@ -72,15 +72,15 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--out", required=True)
     train.add_argument("--reverse", action="store_true")
     train.add_argument("--preset", default="small")
-    train.add_argument("--epochs", type=_positive(int), default=10)
-    train.add_argument("--max-pairs", type=_positive(int), default=None)
-    train.add_argument("--validation-split", type=_fraction, default=0.1)
-    train.add_argument("--seed", type=_seed, default=0)
-    train.add_argument("--batch-size", type=_positive(int), default=64)
-    train.add_argument("--max-length", type=_positive(int), default=40)
+    train.add_argument("--epochs", type=positive_arg(int), default=10)
+    train.add_argument("--max-pairs", type=positive_arg(int), default=None)
+    train.add_argument("--validation-split", type=fraction_arg, default=0.1)
+    train.add_argument("--seed", type=seed_arg, default=0)
+    train.add_argument("--batch-size", type=positive_arg(int), default=64)
+    train.add_argument("--max-length", type=positive_arg(int), default=40)
     train.add_argument(
         "--vocab-size",
-        type=_positive(int),
+        type=positive_arg(int),
         default=8000,
         help="largest sub-word vocabulary per side (use ~1000 for a few "
         "thousand pairs)",
@@ -97,14 +97,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--strategy", choices=("greedy", "beam", "sampling"), default="greedy"
     )
     translate.add_argument(
-        "--beam-size", type=_positive(int), default=None,
+        "--beam-size", type=positive_arg(int), default=None,
         help="with --strategy beam (default: generate's, 4)",
     )
     translate.add_argument(
-        "--seed", type=_seed, default=None, help="with --strategy sampling"
+        "--seed", type=seed_arg, default=None, help="with --strategy sampling"
     )
     translate.add_argument(
-        "--no-repeat-ngram-size", type=_positive(int), default=None,
+        "--no-repeat-ngram-size", type=positive_arg(int), default=None,
         help="never repeat an n-gram of this size in one output",
     )
     translate.add_argument("text", nargs="*")
@@ -114,7 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--model", required=True)
     evaluate.add_argument("--data", required=True)
     evaluate.add_argument("--reverse", action="store_true")
-    evaluate.add_argument("--limit", type=_positive(int), default=None)
+    evaluate.add_argument("--limit", type=positive_arg(int), default=None)
     evaluate.set_defaults(func=cmd_evaluate)
 
     attention = sub.add_parser("attention", help="save an attention heatmap")
@@ -137,18 +137,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--tuner", choices=("random", "hyperband", "bayesian"),
         default="random",
     )
-    tune.add_argument("--max-trials", type=_positive(int), default=10)
-    tune.add_argument("--epochs", type=_positive(int), default=5)
+    tune.add_argument("--max-trials", type=positive_arg(int), default=10)
+    tune.add_argument("--epochs", type=positive_arg(int), default=5)
     tune.add_argument(
         "--objective", choices=("val_loss", "val_chrf"), default="val_loss"
     )
     tune.add_argument("--reverse", action="store_true")
     tune.add_argument("--preset", choices=("tiny", "small"), default="small")
-    tune.add_argument("--max-pairs", type=_positive(int), default=None)
-    tune.add_argument("--seed", type=_seed, default=0)
-    tune.add_argument("--batch-size", type=_positive(int), default=64)
-    tune.add_argument("--validation-split", type=_fraction, default=0.1)
-    tune.add_argument("--max-length", type=_positive(int), default=40)
+    tune.add_argument("--max-pairs", type=positive_arg(int), default=None)
+    tune.add_argument("--seed", type=seed_arg, default=0)
+    tune.add_argument("--batch-size", type=positive_arg(int), default=64)
+    tune.add_argument("--validation-split", type=fraction_arg, default=0.1)
+    tune.add_argument("--max-length", type=positive_arg(int), default=40)
     tune.add_argument(
         "--verbose", type=int, choices=(0, 1, 2), default=2,
         help="0 quiet, 1 progress bars, 2 one line per epoch (stderr)",
@@ -186,7 +186,7 @@ def _main(argv) -> int:
     except UserError as error:
         command = getattr(locals().get("args"), "command", None)
         prefix = f"{PROG} {command}" if command else PROG
-        print(f"{prefix}: error: {_one_line(error)}", file=sys.stderr)
+        print(f"{prefix}: error: {one_line(error)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)

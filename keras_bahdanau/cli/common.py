@@ -18,20 +18,20 @@ class UserError(Exception):
     """A problem with the user's arguments or files (exit status 2)."""
 
 
-class _Parser(argparse.ArgumentParser):
+class Parser(argparse.ArgumentParser):
     def error(self, message):
         raise UserError(message)
 
 
-def _log(message: str) -> None:
+def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def _one_line(error: BaseException) -> str:
+def one_line(error: BaseException) -> str:
     return " ".join(str(error).split())
 
 
-def _length_hint(
+def length_hint(
     error: BaseException, max_length: int, out=None, translator=None
 ) -> str:
     """`error` on one line, with the fix when no pair fit the length limits.
@@ -46,7 +46,7 @@ def _length_hint(
     Returns:
         The message on one line.
     """
-    message = _one_line(error)
+    message = one_line(error)
     if "length limits" not in message:
         return message
     if translator is None:
@@ -59,7 +59,7 @@ def _length_hint(
     )
 
 
-def _load_pairs(path: str, reverse: bool = False) -> list:
+def read_pairs(path: str, reverse: bool = False) -> list:
     from keras_bahdanau.data import load_pairs
 
     try:
@@ -67,13 +67,13 @@ def _load_pairs(path: str, reverse: bool = False) -> list:
             warnings.simplefilter("always")
             pairs = load_pairs(path, reverse=reverse)
     except (OSError, ValueError) as error:  # missing, a directory, unread
-        raise UserError(_one_line(error)) from None
+        raise UserError(one_line(error)) from None
     for warning in caught:
-        _log(f"warning: {_one_line(warning.message)}")
+        log(f"warning: {one_line(warning.message)}")
     return pairs
 
 
-def _load_translator(path: str):
+def load_translator(path: str):
     from keras_bahdanau.translator import Translator
 
     if not os.path.exists(path):
@@ -84,10 +84,10 @@ def _load_translator(path: str):
     try:
         return Translator.load(path)
     except (FileNotFoundError, ValueError) as error:
-        raise UserError(_one_line(error)) from None
+        raise UserError(one_line(error)) from None
 
 
-def _check_out_dir(path: str) -> None:
+def check_out_dir(path: str) -> None:
     """`--out` names a directory: fail early when it or a parent is a file."""
     if os.path.exists(path) and not os.path.isdir(path):
         raise UserError(
@@ -104,7 +104,7 @@ def _check_out_dir(path: str) -> None:
         )
 
 
-def _make_out_dir(path: str) -> None:
+def make_out_dir(path: str) -> None:
     """Makes the checked `--out` directory now, so a place where none can
     be made (no permission, a read-only or special file system) fails with
     one line before the work, not with a traceback at the end of it."""
@@ -112,12 +112,12 @@ def _make_out_dir(path: str) -> None:
         os.makedirs(path, exist_ok=True)
     except OSError as error:
         raise UserError(
-            f"--out {path!r} cannot be created: {_one_line(error)}. "
+            f"--out {path!r} cannot be created: {one_line(error)}. "
             "Pass a directory you can write to."
         ) from None
 
 
-def _check_utf8(name: str, texts: list) -> None:
+def check_utf8(name: str, texts: list) -> None:
     """Command-line texts the shell passed as bytes that are not UTF-8."""
     for text in texts:
         try:
@@ -129,7 +129,7 @@ def _check_utf8(name: str, texts: list) -> None:
             ) from None
 
 
-def _stdin_lines() -> list:
+def stdin_lines() -> list:
     """Lines of stdin without their line ends, decoded as UTF-8."""
     stream = getattr(sys.stdin, "buffer", None)
     if stream is None:  # a text stream without bytes (e.g. io.StringIO)
@@ -148,7 +148,8 @@ def _stdin_lines() -> list:
     return lines
 
 
-def _seed(text):
+def seed_arg(text: str) -> int:
+    """argparse type of `--seed`: an int in `[0, 2**32)`."""
     message = f"expected an int in [0, 2**32), got {text!r}"
     try:
         value = int(text)
@@ -159,7 +160,9 @@ def _seed(text):
     return value
 
 
-def _positive(kind):
+def positive_arg(kind):
+    """argparse type of a number `> 0` of type `kind` (int or float)."""
+
     def parse(text):
         try:
             value = kind(text)
@@ -176,7 +179,8 @@ def _positive(kind):
     return parse
 
 
-def _fraction(text):
+def fraction_arg(text: str) -> float:
+    """argparse type of a fraction in `[0, 1)`."""
     try:
         value = float(text)
     except ValueError:

@@ -8,22 +8,22 @@ import json
 import os
 
 from keras_bahdanau.cli.common import UserError
-from keras_bahdanau.cli.common import _check_out_dir
-from keras_bahdanau.cli.common import _check_utf8
-from keras_bahdanau.cli.common import _load_pairs
-from keras_bahdanau.cli.common import _load_translator
-from keras_bahdanau.cli.common import _log
-from keras_bahdanau.cli.common import _make_out_dir
-from keras_bahdanau.cli.common import _one_line
-from keras_bahdanau.cli.common import _stdin_lines
+from keras_bahdanau.cli.common import check_out_dir
+from keras_bahdanau.cli.common import check_utf8
+from keras_bahdanau.cli.common import load_translator
+from keras_bahdanau.cli.common import log
+from keras_bahdanau.cli.common import make_out_dir
+from keras_bahdanau.cli.common import one_line
+from keras_bahdanau.cli.common import read_pairs
+from keras_bahdanau.cli.common import stdin_lines
 
 
 def cmd_translate(args) -> int:
-    translator = _load_translator(args.model)
+    translator = load_translator(args.model)
     texts = args.text
-    _check_utf8("TEXT", texts)
+    check_utf8("TEXT", texts)
     if not texts:
-        texts = _stdin_lines()
+        texts = stdin_lines()
     kwargs = {}
     for flag, value, strategy in (("--beam-size", args.beam_size, "beam"),
                                   ("--seed", args.seed, "sampling")):
@@ -45,8 +45,8 @@ def cmd_translate(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
-    translator = _load_translator(args.model)
-    pairs = _load_pairs(args.data, reverse=args.reverse)
+    translator = load_translator(args.model)
+    pairs = read_pairs(args.data, reverse=args.reverse)
     scores = translator.evaluate(pairs, limit=args.limit)
     print(json.dumps(scores))
     return 0
@@ -79,25 +79,25 @@ def cmd_attention(args) -> int:
     if not os.path.splitext(args.out)[1]:
         args.out += ".png"  # what matplotlib would write; logged below
     _check_image_path(args.out)
-    _check_utf8("TEXT", [args.text])
-    translator = _load_translator(args.model)
+    check_utf8("TEXT", [args.text])
+    translator = load_translator(args.model)
     if not args.text.strip():
         raise UserError("TEXT must hold a word; received an empty string.")
     try:
         translator.plot_attention(args.text, args.out)
     except (ImportError, OSError, ValueError) as error:
-        raise UserError(f"--out {args.out!r}: {_one_line(error)}") from None
-    _log(f"Attention heatmap: {os.path.abspath(args.out)}")
+        raise UserError(f"--out {args.out!r}: {one_line(error)}") from None
+    log(f"Attention heatmap: {os.path.abspath(args.out)}")
     return 0
 
 
 def cmd_export(args) -> int:
-    _check_out_dir(args.out)
-    translator = _load_translator(args.model)
-    _make_out_dir(args.out)
+    check_out_dir(args.out)
+    translator = load_translator(args.model)
+    make_out_dir(args.out)
     try:
         translator.export(args.out)
     except RuntimeError as error:  # another Keras backend than TensorFlow
-        raise UserError(_one_line(error)) from None
-    _log(f"SavedModel written to {os.path.abspath(args.out)}")
+        raise UserError(one_line(error)) from None
+    log(f"SavedModel written to {os.path.abspath(args.out)}")
     return 0

@@ -11,9 +11,9 @@ import os
 import sys
 
 from keras_bahdanau.cli.common import UserError
-from keras_bahdanau.cli.common import _length_hint
-from keras_bahdanau.cli.common import _log
-from keras_bahdanau.cli.common import _one_line
+from keras_bahdanau.cli.common import length_hint
+from keras_bahdanau.cli.common import log
+from keras_bahdanau.cli.common import one_line
 
 TRAIN_ARGS_FILENAME = "train_args.json"
 # The settings in TRAIN_ARGS_FILENAME that a resume must repeat, with their
@@ -48,7 +48,7 @@ def _check_run_settings(out: str, settings: dict) -> None:
 
     Args:
         out: the `--out` directory, holding a run.
-        settings: this command's settings, as `_train` saves them.
+        settings: this command's settings, as `train_run` saves them.
 
     Raises:
         UserError: the settings file cannot be read, or an option or the
@@ -64,7 +64,7 @@ def _check_run_settings(out: str, settings: dict) -> None:
         saved = read_json(path)
         problem = None if isinstance(saved, dict) else "not a JSON object"
     except (OSError, ValueError) as error:
-        problem = _one_line(error)
+        problem = one_line(error)
     if problem is not None:
         raise UserError(
             f"{path!r} must hold the run's settings as a JSON object. "
@@ -96,7 +96,7 @@ def _check_run_settings(out: str, settings: dict) -> None:
         )
 
 
-def _train(
+def train_run(
     pairs,
     out: str,
     preset: str,
@@ -171,23 +171,23 @@ def _train(
         try:
             translator = resumed = Translator.load(out)
         except (FileNotFoundError, ValueError) as error:
-            raise UserError(_one_line(error)) from None
+            raise UserError(one_line(error)) from None
         try:
             train, validation, _ = split_pairs(
                 pairs, validation_split=validation_split, seed=seed
             )
         except ValueError as error:  # e.g. too few pairs to split
-            raise UserError(_one_line(error)) from None
+            raise UserError(one_line(error)) from None
         translator.train_pairs, translator.validation_pairs = train, validation
         done = state.get("completed_epochs", 0)
         # A run stopped before its end of training is ended by fit below.
         if training.is_finished(state, epochs):
-            _log(
+            log(
                 f"{out} already holds a finished run ({done} epoch(s) "
                 f"done, {epochs} asked): nothing to train."
             )
             return translator
-        _log(f"Resuming from the checkpoint in {out} ({done} epoch(s) done).")
+        log(f"Resuming from the checkpoint in {out} ({done} epoch(s) done).")
     else:
         try:
             translator = Translator.from_pairs(
@@ -203,11 +203,11 @@ def _train(
                 target_vocab_size=vocab_size,
             )
         except ValueError as error:
-            raise UserError(_one_line(error)) from None
+            raise UserError(one_line(error)) from None
         if not out.endswith(".keras"):  # fit rejects it below
             os.makedirs(out, exist_ok=True)
             write_json(os.path.join(out, TRAIN_ARGS_FILENAME), settings)
-        _log(
+        log(
             f"{len(translator.train_pairs)} training and "
             f"{len(translator.validation_pairs)} validation pairs; "
             f"vocabularies {translator.source_tokenizer.vocabulary_size} / "
@@ -223,6 +223,6 @@ def _train(
         )
     except ValueError as error:
         raise UserError(
-            _length_hint(error, max_length, out, resumed)
+            length_hint(error, max_length, out, resumed)
         ) from None
     return translator

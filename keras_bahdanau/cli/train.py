@@ -6,13 +6,13 @@ import sys
 import time
 
 from keras_bahdanau.cli.common import UserError
-from keras_bahdanau.cli.common import _check_out_dir
-from keras_bahdanau.cli.common import _length_hint
-from keras_bahdanau.cli.common import _load_pairs
-from keras_bahdanau.cli.common import _log
-from keras_bahdanau.cli.common import _make_out_dir
-from keras_bahdanau.cli.common import _one_line
-from keras_bahdanau.cli.runs import _train
+from keras_bahdanau.cli.common import check_out_dir
+from keras_bahdanau.cli.common import length_hint
+from keras_bahdanau.cli.common import log
+from keras_bahdanau.cli.common import make_out_dir
+from keras_bahdanau.cli.common import one_line
+from keras_bahdanau.cli.common import read_pairs
+from keras_bahdanau.cli.runs import train_run
 
 DEMO_SENTENCE = "Hello I am Dhruv"
 DEMO_REFERENCE = "नमस्ते मैं ध्रुव हूँ"
@@ -39,15 +39,15 @@ def cmd_demo(args) -> int:
     from keras_bahdanau.data import load_default_pairs
 
     start = time.time()
-    _check_out_dir(args.out)
+    check_out_dir(args.out)
     pairs = load_default_pairs()
     if args.max_pairs:
         pairs = pairs[: args.max_pairs]
-    _log(
+    log(
         f"Training the 'small' preset on {len(pairs)} embedded "
         f"English-Hindi pairs for {args.epochs} epochs (resumable)..."
     )
-    translator = _train(
+    translator = train_run(
         pairs,
         args.out,
         preset="small",
@@ -79,7 +79,7 @@ def cmd_demo(args) -> int:
     except ImportError as error:
         # `pip install keras-bahdanau` has no matplotlib (the `plot` extra).
         png = None
-        _log(f"Attention heatmap skipped: {_one_line(error)}")
+        log(f"Attention heatmap skipped: {one_line(error)}")
     print(f"\nModel saved in {os.path.abspath(args.out)}")
     if png is not None:
         print(f"Attention heatmap: {os.path.abspath(png)}")
@@ -89,11 +89,11 @@ def cmd_demo(args) -> int:
 
 def cmd_train(args) -> int:
     _check_preset(args.preset)
-    _check_out_dir(args.out)
-    pairs = _load_pairs(args.data, reverse=args.reverse)
+    check_out_dir(args.out)
+    pairs = read_pairs(args.data, reverse=args.reverse)
     if args.max_pairs:
         pairs = pairs[: args.max_pairs]
-    translator = _train(
+    translator = train_run(
         pairs,
         args.out,
         preset=args.preset,
@@ -108,11 +108,11 @@ def cmd_train(args) -> int:
     )
     if translator.validation_pairs:
         scores = translator.evaluate(translator.validation_pairs[:500])
-        _log(
+        log(
             f"Validation: BLEU {scores['bleu']:.2f}, chrF "
             f"{scores['chrf']:.2f} on {scores['n']} pairs."
         )
-    _log(f"Model saved in {os.path.abspath(args.out)}")
+    log(f"Model saved in {os.path.abspath(args.out)}")
     return 0
 
 
@@ -121,9 +121,9 @@ def cmd_tune(args) -> int:
 
     from keras_bahdanau.tuning import run_search
 
-    _check_out_dir(args.out)
-    pairs = _load_pairs(args.data, reverse=args.reverse)
-    _make_out_dir(args.out)
+    check_out_dir(args.out)
+    pairs = read_pairs(args.data, reverse=args.reverse)
+    make_out_dir(args.out)
     try:
         # Keras Tuner and Keras print progress on stdout: keep it for JSON.
         with contextlib.redirect_stdout(sys.stderr):
@@ -144,6 +144,6 @@ def cmd_tune(args) -> int:
             )
     # RuntimeError: every trial failed.
     except (ImportError, RuntimeError, ValueError) as error:
-        raise UserError(_length_hint(error, args.max_length)) from None
+        raise UserError(length_hint(error, args.max_length)) from None
     print(json.dumps(summary, ensure_ascii=False))
     return 0
