@@ -12,6 +12,7 @@ from keras_bahdanau import training
 from keras_bahdanau import translator_files
 from keras_bahdanau.data import as_pairs
 from keras_bahdanau.data import split_pairs
+from keras_bahdanau.data.datasets import epoch_variable
 from keras_bahdanau.data.datasets import make_dataset
 from keras_bahdanau.data.pairs import check_path
 from keras_bahdanau.layers.validation import check_positive_int
@@ -359,7 +360,7 @@ class Translator:
             )
         # Each epoch's order from (seed, epoch): a resumed run trains on
         # the batches an uninterrupted one would.
-        epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
+        epoch = epoch_variable()
         train_data = self.make_dataset(
             pairs, batch_size, shuffle=True, seed=self.seed, epoch=epoch
         )

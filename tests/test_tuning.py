@@ -170,6 +170,22 @@ def test_fit_returns_val_loss_and_val_chrf(hypermodel):
     assert metrics["val_chrf"] == pytest.approx(scores["chrf"])
 
 
+def test_fit_from_initial_epoch_trains_on_that_epochs_batches(hypermodel):
+    # Hyperband goes on training an earlier trial's model with
+    # `initial_epoch`: its epoch 1 must be an uninterrupted run's epoch 1.
+    hp = _fixed_hp({**FIXED, "dropout": 0.0})
+    whole = hypermodel.build(hp)
+    hypermodel.fit(hp, whole, epochs=2, verbose=0)
+    continued = hypermodel.build(hp)
+    hypermodel.fit(hp, continued, epochs=1, verbose=0)
+    hypermodel.fit(hp, continued, epochs=2, initial_epoch=1, verbose=0)
+    for a, b in zip(whole.weights, continued.weights):
+        np.testing.assert_allclose(
+            np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-6,
+            err_msg=a.path,
+        )
+
+
 def test_diverging_fit_raises_failed_trial_error(hypermodel):
     hp = _fixed_hp(FIXED)
     model = hypermodel.build(hp)

@@ -2,6 +2,7 @@
 
 import warnings
 
+import keras
 import tensorflow as tf
 
 from keras_bahdanau.layers.validation import check_positive_int
@@ -39,6 +40,43 @@ def filter_pairs(
     )
     kept = [pair for pair, ok in zip(pairs, keep) if ok]
     return kept, len(pairs) - len(kept)
+
+
+def epoch_variable() -> tf.Variable:
+    """A new epoch index for `make_dataset(..., epoch=...)`: int64, at 0.
+
+    Keep it in step with training by `SetEpoch` (or `training.fit(...,
+    epoch_variable=...)`, which adds that callback itself).
+    """
+    return tf.Variable(0, dtype=tf.int64, trainable=False)
+
+
+class SetEpoch(keras.callbacks.Callback):
+    """Writes the index of each epoch Keras begins into an epoch variable.
+
+    With `make_dataset(..., shuffle=True, epoch=variable)`, epoch `k`'s
+    batch order is then a function of `(seed, k)` alone, also when `fit`
+    starts at `initial_epoch=k` (a resumed run, or a Hyperband trial that
+    goes on training an earlier trial's model).
+
+    Args:
+        variable: the `epoch_variable()` given to `make_dataset`.
+
+    Example:
+
+    >>> from keras_bahdanau.data.datasets import SetEpoch, epoch_variable
+    >>> epoch = epoch_variable()
+    >>> SetEpoch(epoch).on_epoch_begin(3)
+    >>> int(epoch.numpy())
+    3
+    """
+
+    def __init__(self, variable: tf.Variable):
+        super().__init__()
+        self.variable = variable
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.variable.assign(epoch)
 
 
 def make_dataset(

@@ -12,6 +12,7 @@ import os
 import keras
 import numpy as np
 
+from keras_bahdanau.data.datasets import SetEpoch
 from keras_bahdanau.layers.validation import check_positive_int
 from keras_bahdanau.training.checkpoint import ResumableCheckpoint
 from keras_bahdanau.training.checkpoint import ResumableEarlyStopping
@@ -24,17 +25,6 @@ from keras_bahdanau.training.state import logged_history
 from keras_bahdanau.training.state import needs_ending
 from keras_bahdanau.training.state import read_state
 from keras_bahdanau.training.state import trim_log
-
-
-class _SetEpoch(keras.callbacks.Callback):
-    """Writes the epoch index into the dataset's order variable."""
-
-    def __init__(self, variable):
-        super().__init__()
-        self.variable = variable
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.variable.assign(epoch)
 
 
 def check_fit_settings(
@@ -158,7 +148,7 @@ def fit(
     )
     callbacks = list(callbacks or [])
     if epoch_variable is not None:
-        callbacks.insert(0, _SetEpoch(epoch_variable))
+        callbacks.insert(0, SetEpoch(epoch_variable))
     initial_epoch = 0
     skip = 0
     checkpoint = None

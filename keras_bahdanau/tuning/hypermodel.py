@@ -6,6 +6,8 @@ import keras
 import keras_tuner
 import numpy as np
 
+from keras_bahdanau.data.datasets import SetEpoch
+from keras_bahdanau.data.datasets import epoch_variable
 from keras_bahdanau.data.datasets import make_dataset
 from keras_bahdanau.layers.validation import check_seed
 from keras_bahdanau.layers.validation import check_type
@@ -256,12 +258,19 @@ class TranslatorHyperModel(keras_tuner.HyperModel):
         model.optimizer.build(model.trainable_variables)
         return model
 
-    def datasets(self) -> tuple:
+    def datasets(self, epoch=None) -> tuple:
         """New `(train, validation)` `tf.data` datasets.
 
         New on every call: the training set's shuffle order starts from
         `seed` again (a reused dataset would go on from where the last
         trial left it).
+
+        Args:
+            epoch: optional `epoch_variable()` (see `make_dataset`): each
+                epoch's order is then a function of `(seed, epoch)`.
+
+        Returns:
+            `(train, validation)`.
         """
         settings = (
             self.source_tokenizer,
@@ -275,6 +284,7 @@ class TranslatorHyperModel(keras_tuner.HyperModel):
             batch_size=self.batch_size,
             shuffle=True,
             seed=self.seed,
+            epoch=epoch,
         )
         validation = make_dataset(
             self.validation_pairs,
@@ -325,10 +335,18 @@ class TranslatorHyperModel(keras_tuner.HyperModel):
                     "pairs; call tuner.search(epochs=...)."
                 )
         guard = _DivergenceGuard()
-        callbacks = [guard, *(kwargs.pop("callbacks", None) or [])]
+        # Epoch k's order depends on (seed, k) alone: a Hyperband trial that
+        # goes on from an earlier trial's model (`initial_epoch=k`) trains
+        # on the batches of an uninterrupted run, not on epoch 0's again.
+        epoch = epoch_variable()
+        callbacks = [
+            SetEpoch(epoch),
+            guard,
+            *(kwargs.pop("callbacks", None) or []),
+        ]
         # The training dataset reshuffles itself every epoch.
         kwargs.setdefault("shuffle", False)
-        train, validation = self.datasets()
+        train, validation = self.datasets(epoch=epoch)
         history = model.fit(
             train, validation_data=validation, callbacks=callbacks, **kwargs
         )
