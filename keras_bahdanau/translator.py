@@ -1,4 +1,10 @@
-"""Translator: tokenizers + `AttentionSeq2Seq`, strings in, strings out."""
+"""Translator: tokenizers + `AttentionSeq2Seq`, strings in, strings out.
+
+Longer than STYLE.md's ~400 lines because it is the one class users call
+for text (creation, training, translation, attention, evaluation), each
+method a thin layer over its own module: `data/`, `text/`, `training`,
+`decoding/`, `metrics`, `plotting`, and `translator_files` for its files.
+"""
 
 import os
 import warnings

@@ -1,4 +1,11 @@
-"""AttentiveDecoder: the RNNsearch decoder with one shared step function."""
+"""AttentiveDecoder: the RNNsearch decoder with one shared step function.
+
+Longer than STYLE.md's ~400 lines because it is one layer: its argument
+checks, weights, the step that teacher forcing and every search share,
+and the choice of training loop. The loop itself is in `teacher_forcing`,
+the GRU/LSTM cell math in `recurrence`, the fused attention step in
+`fused_step`.
+"""
 
 from typing import Callable
 

@@ -1,4 +1,10 @@
-"""AttentionSeq2Seq: encoder + attentive decoder as one Keras model."""
+"""AttentionSeq2Seq: encoder + attentive decoder as one Keras model.
+
+Longer than STYLE.md's ~400 lines because it is one model: the decoding
+contract (`encode`, `decode_step`, `generate`), its compile defaults and
+its config. The searches are in `decoding/`, the loss in `losses`, the
+data checks in `data_checks`, the presets in `factory`.
+"""
 
 import inspect
 import warnings
