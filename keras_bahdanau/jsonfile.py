@@ -3,15 +3,17 @@ writes."""
 
 import json
 import os
+import tempfile
 
 
 def write_json(path: str, value) -> None:
     """Writes `value` as UTF-8 JSON to `path`, atomically.
 
-    The text goes to `path + ".tmp"` first and replaces `path` in one
-    rename, so a process killed mid-write leaves the old file, never a
-    truncated one (training state and search settings are read back on
-    resume).
+    The text goes to a new temporary file beside `path` first and
+    replaces `path` in one rename, so a process killed mid-write leaves the
+    old file, never a truncated one (training state and search settings
+    are read back on resume), and writers that run at once never share a
+    temporary file: a reader sees one whole version or another.
 
     Args:
         path: the file to write.
@@ -39,10 +41,17 @@ def write_text(path: str, text: str) -> None:
         path: the file to write.
         text: the whole new content.
     """
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8", newline="") as f:
-        f.write(text)
-    os.replace(tmp, path)
+    folder, name = os.path.split(os.path.abspath(path))
+    handle, tmp = tempfile.mkstemp(
+        dir=folder, prefix=f".{name}.", suffix=".tmp"
+    )
+    try:
+        with open(handle, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        os.remove(tmp)
+        raise
 
 
 def read_json(path: str):

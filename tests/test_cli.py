@@ -364,14 +364,16 @@ def test_error_out_cannot_be_made(model_dir, capsys, tmp_path, monkeypatch):
         assert "Permission denied" in line
 
 
-def test_error_export_under_another_backend(model_dir, capsys, monkeypatch):
+def test_error_export_under_another_backend(model_dir, capsys, monkeypatch,
+                                            tmp_path):
     model, _ = model_dir
 
     def export(self, path):
         raise RuntimeError("export needs the TensorFlow backend.")
 
     monkeypatch.setattr(kb.Translator, "export", export)
-    line = _error(capsys, ["export", "--model", model, "--out", "o"])
+    out = str(tmp_path / "o")
+    line = _error(capsys, ["export", "--model", model, "--out", out])
     assert "export needs the TensorFlow backend" in line
 
 

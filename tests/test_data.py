@@ -32,6 +32,12 @@ def test_bom_and_whitespace_are_stripped(tmp_path):
     assert not pairs[0][0].startswith("\ufeff")
 
 
+def test_byte_order_marks_inside_the_file_are_stripped(tmp_path):
+    # Two exports joined with `cat`: the second one's mark is mid-file.
+    path = _write(tmp_path, "Hi.\tवाह!\n\ufeffGo.\tजाओ।\n", bom=True)
+    assert data.load_pairs(path) == [("Hi.", "वाह!"), ("Go.", "जाओ।")]
+
+
 def test_old_mac_line_ends(tmp_path):
     # A lone "\r" ends a line: the file used to load as one pair whose
     # target swallowed the next line (and its source as "attribution").
@@ -165,6 +171,24 @@ def test_split_pairs_deterministic_and_disjoint():
 def test_split_pairs_bad_fractions(kwargs, match):
     with pytest.raises(ValueError, match=match):
         data.split_pairs([("a", "b")] * 10, **kwargs)
+
+
+@pytest.mark.parametrize(
+    "seed, error", [(-1, ValueError), ("x", TypeError), (1.5, TypeError)]
+)
+def test_seeds_are_checked(seed, error):
+    # NumPy's own errors named no argument.
+    for make in (
+        lambda: data.split_pairs([1, 2, 3], seed=seed),
+        lambda: data.reversal_text_pairs(2, seed=seed),
+        lambda: data.date_text_pairs(2, seed=seed),
+        lambda: data.reversal_task(2, 2, 3, seed=seed),
+    ):
+        with pytest.raises(error, match="`seed` must be"):
+            make()
+    assert data.reversal_text_pairs(2, seed=np.int64(3)) == (
+        data.reversal_text_pairs(2, seed=3)
+    )
 
 
 def test_split_pairs_too_small():

@@ -246,6 +246,19 @@ def test_tokenize_padded(tokenizer):
 def test_tokenize_padded_bad_max_length(tokenizer):
     with pytest.raises(ValueError, match="max_length.*room.*larger"):
         tokenizer.tokenize_padded(["a"], max_length=1)
+    with pytest.raises(ValueError, match="max_length.*room"):
+        tokenizer.tokenize_padded(["a"], max_length=True)
+
+
+def test_tokenize_padded_one_string_and_numpy_lengths(tokenizer):
+    # One string is a batch of one (it used to fail on `.nrows()`).
+    one = tokenizer.tokenize_padded(CHINESE, max_length=np.int64(9))
+    assert one.numpy().tolist() == (
+        tokenizer.tokenize_padded([CHINESE], max_length=9).numpy().tolist()
+    )
+    sized = TextTokenizer(tokenizer.vocabulary, max_length=np.int64(6))
+    assert type(sized.max_length) is int  # JSON configs
+    assert sized.tokenize_padded([CHINESE]).shape == (1, 6)
 
 
 def test_detokenize_drops_special_tokens(tokenizer):
@@ -301,6 +314,25 @@ def test_load_missing(tmp_path):
         TextTokenizer.load(str(tmp_path))
 
 
+@pytest.mark.parametrize(
+    "text", ["", "[1, 2]", '{"vocab": ["a"]}', '{"vocabulary": "abc"}']
+)
+def test_load_damaged_file_names_it(tmp_path, text):
+    path = tmp_path / TextTokenizer.CONFIG_FILENAME
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ValueError, match="not a tokenizer file.*again"):
+        TextTokenizer.load(str(tmp_path))
+
+
+def test_name_survives_save_and_load(tokenizer, tmp_path):
+    named = TextTokenizer(tokenizer.vocabulary, name="source_tokenizer")
+    named.save(str(tmp_path))
+    assert TextTokenizer.load(str(tmp_path)).name == "source_tokenizer"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        TextTokenizer.CONFIG_FILENAME  # no temporary file left
+    ]
+
+
 def test_bad_arguments():
     with pytest.raises(ValueError, match="must start with.*reserved"):
         TextTokenizer(["a", "[PAD]", "[START]", "[END]", "[UNK]"])
@@ -312,6 +344,13 @@ def test_bad_arguments():
         TextTokenizer.learn(CORPUS, normalization="NFX")
     with pytest.raises(ValueError, match="vocab_size.*at least 5"):
         TextTokenizer.learn(CORPUS, vocab_size=4)
+    # Each named, not TensorFlow's error or "no word to learn from".
+    with pytest.raises(ValueError, match="`batch_size` must be a positive"):
+        TextTokenizer.learn(CORPUS, batch_size=0)
+    with pytest.raises(ValueError, match="`max_unique_chars` must be a pos"):
+        TextTokenizer.learn(CORPUS, max_unique_chars=0)
+    with pytest.raises(ValueError, match="`max_length` must be a positive"):
+        TextTokenizer(["[PAD]", "[START]", "[END]", "[UNK]"], max_length=True)
     with pytest.raises(TypeError, match=r"texts\[1\].*str"):
         TextTokenizer.learn(["a", b"b"])
     with pytest.raises(TypeError, match="list of strings.*Wrap"):

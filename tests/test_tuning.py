@@ -186,6 +186,28 @@ def test_fit_from_initial_epoch_trains_on_that_epochs_batches(hypermodel):
         )
 
 
+def test_fit_without_seed_leaves_the_order_to_the_global_state(
+    hypermodel, monkeypatch
+):
+    unseeded = TranslatorHyperModel(
+        hypermodel.source_tokenizer, hypermodel.target_tokenizer,
+        hypermodel.train_pairs, hypermodel.validation_pairs, preset="tiny",
+        space=SPACE, batch_size=16, seed=None,
+    )
+    epochs = []
+    original = unseeded.datasets
+
+    def datasets(epoch=None):
+        epochs.append(epoch)
+        return original(epoch=epoch)
+
+    monkeypatch.setattr(unseeded, "datasets", datasets)
+    hp = _fixed_hp(FIXED)
+    unseeded.fit(hp, unseeded.build(hp), epochs=1, verbose=0)
+    # An epoch variable would fix the order to seed 0.
+    assert epochs == [None]
+
+
 def test_diverging_fit_raises_failed_trial_error(hypermodel):
     hp = _fixed_hp(FIXED)
     model = hypermodel.build(hp)
@@ -507,14 +529,25 @@ def test_make_tuner_bayesian_initial_points(hypermodel, tmp_path):
         hypermodel, str(tmp_path / "b"), tuner="bayesian", max_trials=10
     )
     assert isinstance(default, keras_tuner.BayesianOptimization)
-    # Not Keras Tuner's 3 per hyperparameter (12 here): 10 would all be
-    # random.
+    # Not Keras Tuner's 3 per hyperparameter (24 for the 8 here): 10
+    # would all be random.
     assert default.oracle.num_initial_points == 3
     given = make_tuner(
         hypermodel, str(tmp_path / "g"), tuner="bayesian", max_trials=10,
         initial_points=np.int64(5),
     )
     assert given.oracle.num_initial_points == 5
+    # A reloaded search keeps its number: another one given is an error.
+    given.save()  # its files, as a started search has them
+    again = make_tuner(
+        hypermodel, str(tmp_path / "g"), tuner="bayesian", max_trials=30
+    )
+    assert again.oracle.num_initial_points == 5
+    with pytest.raises(ValueError, match="must match the search already"):
+        make_tuner(
+            hypermodel, str(tmp_path / "g"), tuner="bayesian",
+            initial_points=7,
+        )
     with pytest.raises(ValueError, match="Bayesian tuner only"):
         make_tuner(hypermodel, str(tmp_path / "r"), initial_points=2)
     with pytest.raises(ValueError, match="`initial_points` must be a posi"):

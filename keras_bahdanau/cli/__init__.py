@@ -136,6 +136,9 @@ def build_parser() -> argparse.ArgumentParser:
     tune.add_argument(
         "--tuner", choices=("random", "hyperband", "bayesian"),
         default="random",
+        help="bayesian needs scikit-learn (pip install "
+        "'keras-bahdanau[bayesian]'); its first third of --max-trials (at "
+        "least 2) is random",
     )
     tune.add_argument("--max-trials", type=positive_arg(int), default=10)
     tune.add_argument("--epochs", type=positive_arg(int), default=5)

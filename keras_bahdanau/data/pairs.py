@@ -8,6 +8,8 @@ import warnings
 
 import numpy as np
 
+from keras_bahdanau.layers.validation import check_seed
+
 DEFAULT_PAIRS_FILENAME = "hin-eng.tsv"
 _MAX_REPORTED_LINES = 5
 
@@ -124,7 +126,9 @@ def load_pairs(
         if len(columns) not in (2, 3):
             bad_lines.append(number)
             continue
-        pair = (columns[0].strip(), columns[1].strip())
+        # A byte order mark inside the file (files joined with `cat`)
+        # is not text.
+        pair = tuple(c.replace("\ufeff", "").strip() for c in columns[:2])
         if not pair[0] or not pair[1]:
             continue
         if reverse:
@@ -295,6 +299,7 @@ def split_pairs(
             f"{n} pair(s), validation_split={validation_split}, "
             f"test_split={test_split}. Pass more pairs or smaller fractions."
         )
+    seed = check_seed(seed, generator=False, allow_none=False)
     order = np.random.RandomState(seed).permutation(n)
     shuffled = [pairs[i] for i in order]
     test = shuffled[:n_test]

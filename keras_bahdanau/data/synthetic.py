@@ -9,6 +9,7 @@ import datetime
 
 import numpy as np
 
+from keras_bahdanau.layers.validation import check_seed
 from keras_bahdanau.layers.validation import check_special_ids
 
 _MONTHS = (
@@ -105,7 +106,9 @@ def reversal_task(
     """
     _check_lengths(num_samples, min_length, max_length, vocab_size)
     pad_id, start_id, end_id = check_special_ids(pad_id, start_id, end_id)
-    rng = np.random.RandomState(seed)
+    rng = np.random.RandomState(
+        check_seed(seed, generator=False, allow_none=False)
+    )
     first = max(pad_id, start_id, end_id) + 1
     source = np.full((num_samples, max_length), pad_id, dtype=np.int32)
     target = np.full((num_samples, max_length + 1), pad_id, dtype=np.int32)
@@ -150,7 +153,9 @@ def reversal_text_pairs(
     [('5 0 3 3 7 9 3', '3 9 7 3 3 0 5')]
     """
     _check_lengths(num_samples, min_length, max_length, vocab_size)
-    rng = np.random.RandomState(seed)
+    rng = np.random.RandomState(
+        check_seed(seed, generator=False, allow_none=False)
+    )
     pairs = []
     for _ in range(num_samples):
         length = rng.randint(min_length, max_length + 1)
@@ -197,7 +202,9 @@ def date_text_pairs(num_samples: int, seed: int = 0) -> list[tuple[str, str]]:
     [('1957 june 25', '1957-06-25'), ('29/02/2008', '2008-02-29')]
     """
     _check_lengths(num_samples, 1, 1, 1)
-    rng = np.random.RandomState(seed)
+    rng = np.random.RandomState(
+        check_seed(seed, generator=False, allow_none=False)
+    )
     first = datetime.date(1950, 1, 1).toordinal()
     last = datetime.date(2049, 12, 31).toordinal()
     pairs = []

@@ -1,6 +1,5 @@
 """`TextTokenizer`: normalisation + WordPiece ids + detokenization in TF ops."""
 
-import json
 import numbers
 import os
 
@@ -8,6 +7,9 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_text as tf_text
 
+from keras_bahdanau.jsonfile import read_json
+from keras_bahdanau.jsonfile import write_json
+from keras_bahdanau.layers.validation import check_positive_int
 from keras_bahdanau.text import normalize as norm
 from keras_bahdanau.text import vocabulary as vocab_lib
 
@@ -84,7 +86,7 @@ class TextTokenizer(tf.Module):
         name: str | None = None,
     ):
         vocab_lib.check_vocabulary(vocabulary)
-        _check_settings(normalization, max_length)
+        max_length = _check_settings(normalization, max_length)
         super().__init__(name=name or "text_tokenizer")
         self._vocabulary = tuple(vocabulary)
         self.lowercase = bool(lowercase)
@@ -167,7 +169,13 @@ class TextTokenizer(tf.Module):
                 "e.g. vocab_size=8000."
             )
         vocab_size = int(vocab_size)  # NumPy integers too
-        _check_settings(normalization, max_length)
+        max_length = _check_settings(normalization, max_length)
+        batch_size = check_positive_int(
+            "batch_size", batch_size, "batch_size=1024"
+        )
+        max_unique_chars = check_positive_int(
+            "max_unique_chars", max_unique_chars, "max_unique_chars=1000"
+        )
         dataset = vocab_lib.as_string_dataset(texts, batch_size)
 
         def split(batch):
@@ -278,7 +286,8 @@ class TextTokenizer(tf.Module):
         fit: `[END]` is always present when `add_end=True`.
 
         Args:
-            strings: string tensor of shape `(batch,)`.
+            strings: string tensor of shape `(batch,)`, or one string (a
+                batch of one).
             max_length: row length, special tokens included. `None` uses the
                 tokenizer's `max_length`, and when that is `None` too the
                 longest row of the batch.
@@ -292,11 +301,15 @@ class TextTokenizer(tf.Module):
         Raises:
             ValueError: if `max_length` cannot hold the special tokens.
         """
+        if isinstance(strings, str):
+            strings = [strings]  # a batch of one, as `tokens` takes it
         if max_length is None:
             max_length = self.max_length
         specials = int(add_start) + int(add_end)
         if max_length is not None and (
-            not isinstance(max_length, int) or max_length < max(specials, 1)
+            isinstance(max_length, (bool, np.bool_))
+            or not isinstance(max_length, numbers.Integral)
+            or max_length < max(specials, 1)
         ):
             raise ValueError(
                 "`max_length` must be an int that leaves room for the "
@@ -305,7 +318,7 @@ class TextTokenizer(tf.Module):
             )
         ids = self.tokenize(strings)
         if max_length is not None:
-            ids = ids[:, : max_length - specials]
+            ids = ids[:, : int(max_length) - specials]
         batch = ids.nrows()
         parts = [ids]
         if add_start:
@@ -378,6 +391,7 @@ class TextTokenizer(tf.Module):
             "normalization": self.normalization,
             "split_hangul": self.split_hangul,
             "max_length": self.max_length,
+            "name": self.name,
         }
 
     @classmethod
@@ -396,8 +410,7 @@ class TextTokenizer(tf.Module):
         """
         os.makedirs(directory, exist_ok=True)
         path = os.path.join(directory, self.CONFIG_FILENAME)
-        with open(path, "w", encoding="utf-8") as f:
-            json.dump(self.get_config(), f, ensure_ascii=False, indent=1)
+        write_json(path, self.get_config())  # atomic
         return path
 
     @classmethod
@@ -412,6 +425,7 @@ class TextTokenizer(tf.Module):
 
         Raises:
             FileNotFoundError: if the file is missing.
+            ValueError: if the file is not a tokenizer's JSON.
         """
         path = directory
         if os.path.isdir(directory):
@@ -421,8 +435,17 @@ class TextTokenizer(tf.Module):
                 f"No tokenizer file at {path!r}. Pass the directory given to "
                 "`TextTokenizer.save`."
             )
-        with open(path, encoding="utf-8") as f:
-            return cls.from_config(json.load(f))
+        try:
+            config = read_json(path)
+            if not isinstance(config, dict):
+                raise TypeError(f"a {type(config).__name__}, not an object")
+            return cls.from_config(config)
+        except (TypeError, ValueError, KeyError) as error:
+            raise ValueError(
+                f"{path!r} is not a tokenizer file written by "
+                f"`TextTokenizer.save` ({type(error).__name__}: {error}). "
+                "Save the tokenizer again."
+            ) from None
 
 
 def _column(batch, value: int) -> tf.RaggedTensor:
@@ -430,7 +453,8 @@ def _column(batch, value: int) -> tf.RaggedTensor:
     return tf.RaggedTensor.from_tensor(column)
 
 
-def _check_settings(normalization, max_length) -> None:
+def _check_settings(normalization, max_length) -> "int | None":
+    """Checks the settings; returns `max_length` as a plain int or None."""
     if normalization is not None and (
         normalization not in norm.NORMALIZATION_FORMS
     ):
@@ -439,10 +463,15 @@ def _check_settings(normalization, max_length) -> None:
             f"{norm.NORMALIZATION_FORMS} or None. Received: "
             f"normalization={normalization!r}. Use e.g. 'NFKC'."
         )
-    if max_length is not None and (
-        not isinstance(max_length, int) or max_length < 1
+    if max_length is None:
+        return None
+    if (
+        isinstance(max_length, (bool, np.bool_))
+        or not isinstance(max_length, numbers.Integral)
+        or max_length < 1
     ):
         raise ValueError(
             "`max_length` must be a positive int or None. Received: "
             f"max_length={max_length!r}. Use e.g. max_length=32."
         )
+    return int(max_length)  # NumPy integers too (JSON configs)

@@ -338,12 +338,11 @@ class TranslatorHyperModel(keras_tuner.HyperModel):
         # Epoch k's order depends on (seed, k) alone: a Hyperband trial that
         # goes on from an earlier trial's model (`initial_epoch=k`) trains
         # on the batches of an uninterrupted run, not on epoch 0's again.
-        epoch = epoch_variable()
-        callbacks = [
-            SetEpoch(epoch),
-            guard,
-            *(kwargs.pop("callbacks", None) or []),
-        ]
+        # Without a seed the order comes from the global state.
+        epoch = None if self.seed is None else epoch_variable()
+        callbacks = [guard, *(kwargs.pop("callbacks", None) or [])]
+        if epoch is not None:
+            callbacks.insert(0, SetEpoch(epoch))
         # The training dataset reshuffles itself every epoch.
         kwargs.setdefault("shuffle", False)
         train, validation = self.datasets(epoch=epoch)

@@ -118,7 +118,11 @@ def run_search(
         out: output directory (created when missing).
         tuner: `"random"`, `"hyperband"` (its brackets set the number of
             trials from `epochs`, factor 3; `max_trials` caps it) or
-            `"bayesian"` (needs scikit-learn).
+            `"bayesian"` (needs scikit-learn: `pip install
+            "keras-bahdanau[bayesian]"`; its first `max(2, max_trials //
+            3)` trials are random, the rest chosen by its Gaussian process;
+            a resumed search keeps its first run's number, see
+            `make_tuner`).
         max_trials: most trials in all, those of earlier runs included.
         epochs: training epochs per trial (Hyperband: the most per trial).
         objective: `"val_loss"` (minimised) or `"val_chrf"` (maximised;

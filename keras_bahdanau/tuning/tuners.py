@@ -101,7 +101,8 @@ def make_tuner(
     process. By default that is a third of `max_trials` (at least 2):
     Keras Tuner's own default, 3 per hyperparameter (24 for the presets'
     spaces), would leave a budget of 10 trials entirely random. A reloaded
-    search keeps the number it started with.
+    search keeps the number its first run chose (Keras Tuner saves it),
+    also when `max_trials` is raised.
 
     Args:
         hypermodel: the `TranslatorHyperModel` to search.
@@ -120,13 +121,15 @@ def make_tuner(
 
     Raises:
         ValueError: unknown tuner, `max_trials`, `epochs` or
-            `initial_points` below 1, `initial_points` for another tuner.
+            `initial_points` below 1, `initial_points` for another tuner,
+            or for a reloaded search that started with another number.
         ImportError: `"bayesian"` without scikit-learn.
     """
     check_choice("tuner", tuner, TUNERS)
     max_trials = check_positive_int("max_trials", max_trials, "max_trials=10")
     epochs = check_positive_int("epochs", epochs, "epochs=5")
-    if initial_points is None:
+    given = initial_points is not None
+    if not given:
         initial_points = max(2, max_trials // 3)
     elif tuner != "bayesian":
         raise ValueError(
@@ -153,9 +156,18 @@ def make_tuner(
         return _RandomSearch(max_trials=max_trials, **common)
     if tuner == "bayesian":
         check_bayesian_dependency()
-        return _BayesianOptimization(
+        result = _BayesianOptimization(
             max_trials=max_trials, num_initial_points=initial_points, **common
         )
+        saved = result.oracle.num_initial_points
+        if given and saved != initial_points:
+            raise ValueError(
+                f"`initial_points` must match the search already in {out!r}"
+                f", which started with {saved} random trials. Received: "
+                f"initial_points={initial_points}. Leave it out to resume, "
+                "or use another output directory."
+            )
+        return result
     result = _Hyperband(
         max_epochs=epochs, factor=3, hyperband_iterations=1, **common
     )
