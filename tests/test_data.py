@@ -140,6 +140,11 @@ def test_as_pairs_errors():
         data.as_pairs([("a", "b"), ("c", 3)])
     with pytest.raises(ValueError, match="at least one pair"):
         data.as_pairs([])
+    # A list used to keep them: "a -> nothing" was trained silently.
+    with pytest.raises(ValueError, match=r"\[1\]` must have a non-empty tar"):
+        data.as_pairs([("a", "b"), ("c", "")])
+    with pytest.raises(ValueError, match=r"\[0\]` must have a non-empty sou"):
+        data.as_pairs([(" \t", "b")], reverse=True)
     with pytest.raises(TypeError, match="path or a list"):
         data.as_pairs({"a": "b"})
 

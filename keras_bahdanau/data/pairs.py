@@ -177,7 +177,9 @@ def as_pairs(pairs_or_path, reverse: bool = False) -> list[tuple[str, str]]:
     Raises:
         TypeError: if the argument, or an item or side of an item, has the
             wrong type (the message names the index).
-        ValueError: if the list is empty or an item is not a pair.
+        ValueError: if the list is empty, an item is not a pair, or a side
+            is empty or only whitespace (a model would learn to translate
+            into nothing; `load_pairs` skips such lines of a file).
 
     Example:
 
@@ -219,6 +221,13 @@ def as_pairs(pairs_or_path, reverse: bool = False) -> list[tuple[str, str]]:
                 f"({type(source).__name__}, {type(target).__name__}). "
                 "Decode bytes to str."
             )
+        for side, text in (("source", source), ("target", target)):
+            if not text.strip():
+                raise ValueError(
+                    f"`pairs_or_path[{index}]` must have a non-empty "
+                    f"{side}. Received: {tuple(item)!r}. Remove the pair "
+                    "(a file's lines with an empty side are skipped)."
+                )
         pairs.append((target, source) if reverse else (source, target))
     return pairs
 
