@@ -221,6 +221,17 @@ def test_nfc_option():
     assert nfc.get_config()["normalization"] == "NFC"
 
 
+def test_nfd_keeps_no_space_scripts_joined():
+    # NFD splits で into て + U+3099: the joining rule saw a mark, not a
+    # CJK character, before the space ("私は学生で す。").
+    nfd = TextTokenizer.learn([JAPANESE, "「がぎ」で。"], vocab_size=100,
+                              normalization="NFD")
+    for text in (JAPANESE, "「がぎ」で。"):
+        ids = nfd.tokenize([text])
+        expected = unicodedata.normalize("NFD", text)
+        assert _decode(nfd.detokenize(ids)) == [expected]
+
+
 def test_lowercase_false():
     cased = TextTokenizer.learn(CORPUS, vocab_size=300, lowercase=False)
     ids = cased.tokenize(["Hello world."])

@@ -148,11 +148,14 @@ def join_words(strings: tf.Tensor, split_hangul: bool = False) -> tf.Tensor:
     '¿dónde está? 私は学生です。'
     """
     cjk = "[" + _cjk_class(split_hangul) + "]"
+    # A no-space character with its combining marks (NFD splits で into
+    # て and U+3099).
+    cjk_marked = cjk + r"\pM*"
     # Non-overlapping regex matches leave every other gap: two passes close
     # every gap between two no-space characters.
     for _ in range(2):
         strings = tf.strings.regex_replace(
-            strings, "(" + cjk + ") (" + cjk + ")", r"\1\2"
+            strings, "(" + cjk_marked + ") (" + cjk + ")", r"\1\2"
         )
         strings = tf.strings.regex_replace(
             strings, r"([\pL\pN\pM]) (['’-]) ([\pL\pN])", r"\1\2\3"
@@ -164,8 +167,8 @@ def join_words(strings: tf.Tensor, split_hangul: bool = False) -> tf.Tensor:
     strings = tf.strings.regex_replace(strings, "([" + _OPENING + "]) ", r"\1")
     for _ in range(2):
         strings = tf.strings.regex_replace(
-            strings, f"({cjk})([{_CLOSING}]) ({cjk})", r"\1\2\3"
+            strings, f"({cjk_marked})([{_CLOSING}]) ({cjk})", r"\1\2\3"
         )
     return tf.strings.regex_replace(
-        strings, f"({cjk}) ([{_OPENING}])({cjk})", r"\1\2\3"
+        strings, f"({cjk_marked}) ([{_OPENING}])({cjk})", r"\1\2\3"
     )
