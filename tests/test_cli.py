@@ -375,6 +375,7 @@ def test_error_export_under_another_backend(model_dir, capsys, monkeypatch,
     out = str(tmp_path / "o")
     line = _error(capsys, ["export", "--model", model, "--out", out])
     assert "export needs the TensorFlow backend" in line
+    assert not os.path.exists(out)  # the directory it made is gone
 
 
 def test_error_text_argument_not_utf8(model_dir, capsys, tmp_path):

@@ -4,6 +4,7 @@
 directory: the `--out` of `train` or `demo`, or `best` in that of `tune`.
 """
 
+import contextlib
 import json
 import os
 
@@ -94,10 +95,14 @@ def cmd_attention(args) -> int:
 def cmd_export(args) -> int:
     check_out_dir(args.out)
     translator = load_translator(args.model)
+    created = not os.path.exists(args.out)
     make_out_dir(args.out)
     try:
         translator.export(args.out)
     except RuntimeError as error:  # another Keras backend than TensorFlow
+        if created:
+            with contextlib.suppress(OSError):  # only while still empty
+                os.rmdir(args.out)
         raise UserError(one_line(error)) from None
     log(f"SavedModel written to {os.path.abspath(args.out)}")
     return 0
