@@ -9,7 +9,7 @@ import numpy as np
 from keras_bahdanau.compilation import concrete_value
 
 
-def _is_integer(value) -> bool:
+def is_integer(value) -> bool:
     """Whether `value` is an integer (Python or NumPy), not a bool."""
     return isinstance(value, numbers.Integral) and not isinstance(
         value, (bool, np.bool_)
@@ -26,7 +26,7 @@ def check_positive_int(name: str, value, example: str) -> int:
     Raises:
         ValueError: `value` is not an integer, is a bool, or is below 1.
     """
-    if not _is_integer(value) or value < 1:
+    if not is_integer(value) or value < 1:
         raise ValueError(
             f"`{name}` must be a positive int, e.g. {example}. "
             f"Received: {name}={value!r}"
@@ -45,7 +45,7 @@ def check_special_id(name: str, value, example: str) -> int:
             bool).
         ValueError: `value` is negative.
     """
-    if not _is_integer(value):
+    if not is_integer(value):
         raise TypeError(
             f"`{name}` must be an int (a token id). Received: "
             f"{name}={value!r} of type {type(value).__name__}. Pass e.g. "

@@ -1,15 +1,14 @@
 """`TextTokenizer`: normalisation + WordPiece ids + detokenization in TF ops."""
 
-import numbers
 import os
 
-import numpy as np
 import tensorflow as tf
 import tensorflow_text as tf_text
 
 from keras_bahdanau.jsonfile import read_json
 from keras_bahdanau.jsonfile import write_json
 from keras_bahdanau.layers.validation import check_positive_int
+from keras_bahdanau.layers.validation import is_integer
 from keras_bahdanau.text import normalize as norm
 from keras_bahdanau.text import vocabulary as vocab_lib
 
@@ -159,8 +158,7 @@ class TextTokenizer(tf.Module):
                 or `texts` hold no word.
         """
         if (
-            isinstance(vocab_size, (bool, np.bool_))
-            or not isinstance(vocab_size, numbers.Integral)
+            not is_integer(vocab_size)
             or vocab_size < 5
         ):
             raise ValueError(
@@ -307,8 +305,7 @@ class TextTokenizer(tf.Module):
             max_length = self.max_length
         specials = int(add_start) + int(add_end)
         if max_length is not None and (
-            isinstance(max_length, (bool, np.bool_))
-            or not isinstance(max_length, numbers.Integral)
+            not is_integer(max_length)
             or max_length < max(specials, 1)
         ):
             raise ValueError(
@@ -466,8 +463,7 @@ def _check_settings(normalization, max_length) -> "int | None":
     if max_length is None:
         return None
     if (
-        isinstance(max_length, (bool, np.bool_))
-        or not isinstance(max_length, numbers.Integral)
+        not is_integer(max_length)
         or max_length < 1
     ):
         raise ValueError(
